@@ -1,0 +1,230 @@
+"""``run_sweep.py``: plan, launch and join sweeps. Bad input exits 2 before anything is written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+from .urls import redact
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "sweeps.yaml"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", help="study name (default: <suite>-<preset>)")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///<run-dir>/optuna.db)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///<run-dir>/mlflow.db)")
+    p.add_argument("--run-dir", type=Path, help="home of the default stores, artifacts, checkpoints (default: ./runs)")
+    p.add_argument("--checkpoint-dir", type=Path, help="checkpoints, shared by all workers (default: <run-dir>/checkpoints)")
+    p.add_argument("--data-root", type=Path, help="datasets folder (default: $SENET_DATA_ROOT or ./data)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument("--heartbeat-interval", type=int, default=10, help="seconds between heartbeats")
+    p.add_argument("--grace-period", type=int, default=40, help="seconds without heartbeat before a run is retried")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_sweep.py",
+        description="Run an SE ablation sweep: every row of a suite, once per seed, tracked in MLflow.",
+    )
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="sweep file (default: sweeps.yaml)")
+    p.add_argument("--suite", default="paper", help="suite in the sweep file (default: paper)")
+    p.add_argument("--preset", default="smoke", help="preset in the sweep file (default: smoke)")
+    p.add_argument("--seeds", type=int, help="seeds per configuration (default: the preset's)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. model.se.reduction=8 (repeatable)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes (0: only create and queue the study)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    _common(p)
+    return p
+
+
+def build_worker_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run_sweep.py worker", description="Join an existing study and train its queued runs.")
+    _common(p)
+    return p
+
+
+def _settings(args: argparse.Namespace, study: str):
+    from .settings import make_settings
+
+    return make_settings(
+        study,
+        run_dir=args.run_dir,
+        storage=args.storage,
+        tracking_uri=args.tracking_uri,
+        data_root=args.data_root,
+        checkpoint_dir=args.checkpoint_dir,
+        device=args.device,
+        threads=args.threads,
+        heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period,
+        progress=not args.no_progress,
+    )
+
+
+def plan_from_args(args: argparse.Namespace):
+    from .plan import make_plan
+    from .sweepfile import load_yaml, parse_set, resolve
+
+    data = load_yaml(args.config)
+    sets = dict(parse_set(s) for s in args.sets)
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    return make_plan(resolve(data, args.suite, args.preset, sets, args.seeds))
+
+
+def _print_plan(plan, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(plan.to_json(), indent=1))
+        return
+    from .estimate import describe_plan
+
+    print(describe_plan(plan))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["worker"]:
+            return _worker(build_worker_parser().parse_args(argv[1:]))
+        return _launch(build_parser().parse_args(argv))
+    except ConfigError as err:
+        print(f"error: {redact(str(err))}", file=sys.stderr)
+        return 2
+
+
+def _check_inputs(plan, settings) -> None:
+    from .data import check_data
+
+    for data_cfg in {cfg.data for cfg in plan.configs.values()}:
+        check_data(data_cfg, settings.data_root)
+    if settings.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {settings.workers}")
+
+
+def _launch(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    study = args.study or f"{plan.sweep.suite}-{plan.sweep.preset}"
+    settings = _settings(args, study)
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
+    if args.dry_run:
+        _print_plan(plan, args.format)
+        return 0
+    _check_inputs(plan, settings)
+    from . import engine
+
+    storage = engine.make_storage(settings)
+    st = engine.open_study(settings, storage, create=True)
+    for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": plan.sweep.seeds,
+                       "config_file": str(args.config)}.items():
+        st.set_user_attr(key, value)
+    done, queued = engine.enqueue_missing(st, plan)
+    print(f"study {study!r}: {len(plan.runs)} runs ({len(plan.configs)} configurations x "
+          f"{plan.sweep.seeds} seeds); {done} already finished, {queued} queued")
+    parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds)}
+    started = time.perf_counter()
+    if args.workers == 1:
+        _run_inline(settings, plan, parent_tags, done)
+    elif args.workers > 1:
+        _run_processes(args, settings, parent_tags)
+    counts = engine.study_counts(st, plan)
+    _summary(settings, counts, time.perf_counter() - started, args.workers)
+    return 1 if counts["failed"] else 0
+
+
+def _run_inline(settings, plan, parent_tags, done: int) -> None:
+    from . import engine
+
+    total = len(plan.runs)
+    bar = None
+    if settings.progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=done, desc="sweep", unit="run", dynamic_ncols=True)
+    finished = [done]
+
+    def on_done(run, result: str, seconds: float) -> None:
+        finished[0] += 1
+        if bar:
+            bar.update(1)
+            bar.set_postfix_str(f"{run.name}: {result}")
+        else:
+            print(f"[{finished[0]}/{total}] {run.name}: {result} ({seconds:.1f} s)", flush=True)
+
+    worker = engine.Worker(settings, parent_tags, on_done)
+    try:
+        worker.run_forever()
+        worker.tracker.finish_parent(worker.parent_id, failed=False)
+    finally:
+        if bar:
+            bar.close()
+
+
+def _run_processes(args, settings, parent_tags) -> None:
+    """N local worker processes; each GPU gets one, CPU threads are split among them."""
+    import torch
+
+    from .tracking import Tracker
+
+    Tracker(settings.tracking_uri, settings.study, settings.artifact_root).parent_run(parent_tags)
+    gpus = torch.cuda.device_count() if settings.device != "cpu" else 0
+    threads = settings.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    base = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
+            "--study", settings.study, "--storage", settings.storage, "--tracking-uri", settings.tracking_uri,
+            "--run-dir", str(settings.run_dir), "--checkpoint-dir", str(settings.checkpoint_dir),
+            "--data-root", str(settings.data_root), "--device", settings.device, "--threads", str(threads),
+            "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
+            "--no-progress"]
+    procs = []
+    for i in range(args.workers):
+        env = dict(os.environ)
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+        procs.append(subprocess.Popen(base, env=env))
+    try:
+        for p in procs:
+            p.wait()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        raise
+
+
+def _worker(args: argparse.Namespace) -> int:
+    if not args.study:
+        raise ConfigError("worker: --study is required (the name of an existing study)")
+    settings = _settings(args, args.study)
+    from . import engine
+
+    try:
+        worker = engine.Worker(settings, on_done=lambda run, result, s: print(f"{run.name}: {result} ({s:.1f} s)", flush=True))
+    except KeyError:
+        raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}") from None
+    trained = worker.run_forever()
+    print(f"worker done: trained {trained} runs, {worker.failed} failed")
+    return 1 if worker.failed else 0
+
+
+def _summary(settings, counts: dict[str, int], seconds: float, workers: int) -> None:
+    print(
+        f"\n{counts['finished']}/{counts['planned']} runs finished, {counts['failed']} failed "
+        f"({seconds:.0f} s with {workers} worker{'s' if workers != 1 else ''}).\n"
+        f"  MLflow:  mlflow ui --backend-store-uri {redact(settings.tracking_uri)}\n"
+        f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
+        f"  Report:  python -m report --study {settings.study}"
+        + (f" --tracking-uri {redact(settings.tracking_uri)}" if "runs/mlflow.db" not in settings.tracking_uri else "")
+    )

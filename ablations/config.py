@@ -1,0 +1,133 @@
+"""What one experiment is: model, data and training recipe, as frozen dataclasses.
+
+Field names are the factor names everywhere: ``model.se.reduction`` in sweeps.yaml is
+``ExperimentConfig.model.se.reduction``, the MLflow param ``model.se.reduction`` and the
+report's column. Fields whose metadata says ``uid=False`` tune speed, not the experiment,
+and stay out of :func:`config_uid`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from senet_core import ARCHS, ModelConfig, stage_numbers
+
+from .errors import unknown
+from .schema import flatten
+
+DatasetName = Literal["cifar10", "cifar100", "imagefolder", "fake"]
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+
+_SPEED_ONLY = {"uid": False}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """A dataset under the data root and how it is fed.
+
+    train_size / test_size: a class-balanced subset (first images of each class in file
+    order) or ``None`` for the whole split. augment: random crop with ``padding`` pixels
+    and horizontal flip (CIFAR), or random-resized crop and flip (imagefolder).
+    path: folder under the data root for ``imagefolder`` (e.g. ``imagenet``).
+    """
+
+    name: DatasetName = "cifar10"
+    path: str | None = None
+    train_size: int | None = None
+    test_size: int | None = None
+    augment: bool = True
+    padding: int = 4
+    image_size: int = 224
+    resize: int = 256
+    batch_size: int = 128
+    eval_batch_size: int = field(default=512, metadata=_SPEED_ONLY)
+    workers: int = field(default=4, metadata=_SPEED_ONLY)
+
+    def __post_init__(self) -> None:
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 or null, got {value}")
+        for name in ("batch_size", "eval_batch_size", "image_size", "resize"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.padding < 0 or self.workers < 0:
+            raise ValueError("padding and workers must be >= 0")
+        if self.name == "imagefolder" and not self.path:
+            raise ValueError("path is required for name 'imagefolder' (a folder under the data root)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """SGD recipe. schedule: per-step cosine to zero, or step decay by ``gamma`` at the
+    epochs in ``milestones``; both after ``warmup_epochs`` of linear warm-up."""
+
+    epochs: int = 1
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    schedule: Literal["cosine", "step"] = "cosine"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    amp: bool = False
+    channels_last: bool = field(default=True, metadata=_SPEED_ONLY)
+    compile: bool = field(default=False, metadata=_SPEED_ONLY)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.warmup_epochs < 0 or self.weight_decay < 0 or self.momentum < 0:
+            raise ValueError("warmup_epochs, weight_decay and momentum must be >= 0")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines one training run except its seed."""
+
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+
+    def __post_init__(self) -> None:
+        if self.model.arch not in ARCHS:
+            raise unknown("model.arch", self.model.arch, ARCHS.names())
+        expected = NUM_CLASSES.get(self.data.name)
+        if expected is not None and self.model.num_classes != expected:
+            raise ValueError(
+                f"model.num_classes is {self.model.num_classes} but data.name "
+                f"{self.data.name!r} has {expected} classes"
+            )
+        se = self.model.se
+        if se is not None and se.stages != "all":
+            valid = stage_numbers(self.model.arch)
+            if not se.stages or any(s not in valid for s in se.stages):
+                raise ValueError(
+                    f"model.se.stages {list(se.stages)} is invalid for {self.model.arch}; "
+                    f"valid stages: {list(valid)} or 'all'"
+                )
+
+
+def params(cfg: ExperimentConfig) -> dict[str, Any]:
+    """Flat dotted keys -> values: the MLflow params and the report's factor columns."""
+    return flatten(cfg)
+
+
+def _identity_field(f: dataclasses.Field) -> bool:
+    return f.metadata.get("uid", True)
+
+
+def config_uid(cfg: ExperimentConfig) -> str:
+    """Stable 12-hex-digit hash of the experiment-defining fields (no speed-only fields)."""
+    payload = json.dumps(flatten(cfg, keep=_identity_field), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]

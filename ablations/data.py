@@ -1,0 +1,256 @@
+"""Datasets under a data root, decoded once into uint8 tensors (CIFAR scale) or streamed
+through DataLoader workers (ImageFolder scale, e.g. ImageNet).
+
+Layout under the data root: ``cifar10/`` and ``cifar100/`` hold either torchvision's
+format (``cifar-10-batches-py``, ``cifar-100-python``) or the ImageFolder layout
+(``train/<class>/*``, ``test/<class>/*``); ``<data.path>/{train,val}/<class>/*`` for
+``imagefolder``. ``fake`` makes random images for unit tests only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .augment import Normalize, random_crop, random_flip
+from .config import NUM_CLASSES, DataConfig
+from .errors import ConfigError
+
+MEAN_STD = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "imagefolder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "fake": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+}
+_TORCHVISION_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("SENET_DATA_ROOT", "data"))
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("SENET_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "senet-ablations"
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """A whole split in memory: images (N, 3, H, W) uint8, labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def dataset_dir(cfg: DataConfig, root: Path) -> Path:
+    return root / (cfg.path if cfg.name == "imagefolder" else cfg.name)
+
+
+def check_data(cfg: DataConfig, root: Path, allow_download: bool = False) -> None:
+    """Fail early, with the path and the layouts looked for, if the dataset is absent."""
+    if cfg.name == "fake":
+        return
+    where = dataset_dir(cfg, root)
+    if cfg.name == "imagefolder":
+        missing = [s for s in ("train", "val") if not (where / s).is_dir()]
+        if missing:
+            raise ConfigError(
+                f"data root {str(root)!r}: no {'/'.join(missing)} folder under {str(where)!r} "
+                "(expected <data root>/<data.path>/{train,val}/<class>/<image>)"
+            )
+        return
+    if (where / "train").is_dir() and (where / "test").is_dir():
+        return
+    if (where / _TORCHVISION_DIRS[cfg.name]).is_dir() or allow_download:
+        return
+    raise ConfigError(
+        f"data root {str(root)!r}: no {cfg.name} found; expected {str(where / 'train')!r} and "
+        f"{str(where / 'test')!r} (ImageFolder) or {str(where / _TORCHVISION_DIRS[cfg.name])!r} "
+        "(torchvision); set --data-root or SENET_DATA_ROOT"
+    )
+
+
+def _balanced(labels: np.ndarray, n: int | None, num_classes: int) -> np.ndarray:
+    """Indices of the first images of each class, ``n`` in all, as even as possible."""
+    if n is None or n >= len(labels):
+        return np.arange(len(labels))
+    per_class = [n // num_classes + (1 if c < n % num_classes else 0) for c in range(num_classes)]
+    picked = [np.flatnonzero(labels == c)[:k] for c, k in enumerate(per_class)]
+    return np.sort(np.concatenate(picked))
+
+
+def _folder_files(split_dir: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
+    classes = tuple(sorted(d.name for d in split_dir.iterdir() if d.is_dir()))
+    files, labels = [], []
+    for i, cls in enumerate(classes):
+        names = sorted(f for f in os.listdir(split_dir / cls) if f.lower().endswith(IMAGE_SUFFIXES))
+        files += [split_dir / cls / f for f in names]
+        labels += [i] * len(names)
+    return files, np.asarray(labels, dtype=np.int64), classes
+
+
+def _decode(files: list[Path]) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+
+
+def _read_split(cfg: DataConfig, root: Path, train: bool, size: int | None) -> TensorSplit:
+    where = dataset_dir(cfg, root)
+    num_classes = NUM_CLASSES[cfg.name]
+    folder = where / ("train" if train else "test")
+    if folder.is_dir():
+        files, labels, classes = _folder_files(folder)
+        keep = _balanced(labels, size, num_classes)
+        images = _decode([files[i] for i in keep])
+        labels = labels[keep]
+    else:
+        from torchvision import datasets
+
+        cls = datasets.CIFAR10 if cfg.name == "cifar10" else datasets.CIFAR100
+        ds = cls(str(where), train=train, download=not (where / _TORCHVISION_DIRS[cfg.name]).is_dir())
+        labels = np.asarray(ds.targets, dtype=np.int64)
+        keep = _balanced(labels, size, num_classes)
+        images, labels, classes = ds.data[keep], labels[keep], tuple(ds.classes)
+    return TensorSplit(
+        torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))),
+        torch.from_numpy(labels),
+        classes,
+    )
+
+
+def _fake_split(cfg: DataConfig, train: bool, size: int | None) -> TensorSplit:
+    n = size or 256
+    gen = torch.Generator().manual_seed(1 if train else 2)
+    labels = torch.arange(n) % 10
+    images = torch.randint(0, 256, (n, 3, 32, 32), generator=gen, dtype=torch.uint8)
+    # A class-dependent brightness shift makes the fake task learnable.
+    images = (images // 2 + (labels * 12).view(-1, 1, 1, 1)).to(torch.uint8)
+    return TensorSplit(images, labels, tuple(f"class{i}" for i in range(10)))
+
+
+def load_split(cfg: DataConfig, root: Path, train: bool, cache_dir: Path | None = None) -> TensorSplit:
+    """One split as tensors, decoded once and cached (``SENET_CACHE_DIR``) for later runs."""
+    size = cfg.train_size if train else cfg.test_size
+    if cfg.name == "fake":
+        return _fake_split(cfg, train, size)
+    cache_dir = cache_dir or default_cache_dir()
+    source = str(dataset_dir(cfg, root).resolve())
+    tag = hashlib.sha256(source.encode()).hexdigest()[:10]
+    path = cache_dir / f"{cfg.name}-{'train' if train else 'test'}-{size or 'all'}-{tag}.pt"
+    if path.exists():
+        blob = torch.load(path, weights_only=True)
+        return TensorSplit(blob["images"], blob["labels"], tuple(blob["classes"]))
+    split = _read_split(cfg, root, train, size)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"images": split.images, "labels": split.labels, "classes": list(split.classes)}, tmp)
+    os.replace(tmp, path)
+    return split
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    """The random stream of one epoch: a resumed run replays exactly the same batches."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+
+
+class TensorBatches:
+    """Batches of a :class:`TensorSplit` held on the training device, augmented there."""
+
+    def __init__(
+        self,
+        split: TensorSplit,
+        cfg: DataConfig,
+        batch_size: int,
+        device: torch.device,
+        train: bool,
+        channels_last: bool = False,
+    ) -> None:
+        self.images = split.images.to(device)
+        self.labels = split.labels.to(device)
+        self.batch_size = batch_size
+        self.device = device
+        self.train = train
+        self.augment = train and cfg.augment
+        self.padding = cfg.padding
+        self.normalize = Normalize(*MEAN_STD[cfg.name], device=device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.labels)
+
+    def epoch(self, seed: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = epoch_generator(seed, epoch, self.device)
+        n = len(self.labels)
+        order = torch.randperm(n, generator=gen, device=self.device) if self.train else None
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
+            x, y = self.images[idx], self.labels[idx]
+            if self.augment:
+                x = random_flip(random_crop(x, self.padding, gen), gen)
+            yield self.normalize(x).contiguous(memory_format=self.memory_format), y
+
+
+class FolderBatches:
+    """ImageFolder data (ImageNet scale) through DataLoader workers with pinned memory."""
+
+    def __init__(
+        self, cfg: DataConfig, root: Path, batch_size: int, device: torch.device, train: bool,
+        channels_last: bool = False,
+    ) -> None:
+        from torchvision import datasets, transforms
+
+        mean, std = MEAN_STD["imagefolder"]
+        if train:
+            ops = [transforms.RandomResizedCrop(cfg.image_size)]
+            ops += [transforms.RandomHorizontalFlip()] if cfg.augment else []
+        else:
+            ops = [transforms.Resize(cfg.resize), transforms.CenterCrop(cfg.image_size)]
+        tf = transforms.Compose([*ops, transforms.ToTensor(), transforms.Normalize(mean, std)])
+        self.dataset = datasets.ImageFolder(str(dataset_dir(cfg, root) / ("train" if train else "val")), tf)
+        size = cfg.train_size if train else cfg.test_size
+        targets = np.asarray(self.dataset.targets)
+        self.indices = _balanced(targets, size, len(self.dataset.classes)).tolist()
+        self.cfg, self.batch_size, self.device, self.train = cfg, batch_size, device, train
+        self.classes = tuple(self.dataset.classes)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.indices)
+
+    def epoch(self, seed: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        from torch.utils.data import DataLoader, Subset
+
+        gen = epoch_generator(seed, epoch, torch.device("cpu"))
+        loader = DataLoader(
+            Subset(self.dataset, self.indices),
+            batch_size=self.batch_size,
+            shuffle=self.train,
+            generator=gen,
+            num_workers=self.cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+            drop_last=False,
+        )
+        for x, y in loader:
+            x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+            yield x, y.to(self.device, non_blocking=True)

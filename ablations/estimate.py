@@ -1,0 +1,85 @@
+"""The dry-run plan table: rows, shared runs, structure, and an estimated time."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from senet_core import build_model, structure
+
+from .plan import Plan
+
+
+def _input_size(cfg) -> int:
+    return cfg.data.image_size if cfg.data.name == "imagefolder" else 32
+
+
+def measure_images_per_s(cfg, steps: int = 3) -> float:
+    """Training images/s of ``cfg`` on this machine's CPU, from a few steps."""
+    model = build_model(cfg.model)
+    size = _input_size(cfg)
+    batch = min(cfg.data.batch_size, 32)
+    x = torch.randn(batch, 3, size, size)
+    y = torch.randint(0, cfg.model.num_classes, (batch,))
+    if cfg.train.channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    times = []
+    for _ in range(steps + 1):
+        t = time.perf_counter()
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+    return batch / min(times[1:])
+
+
+def describe_plan(plan: Plan, measure: bool = True) -> str:
+    shapes = {}
+    for uid, cfg in plan.configs.items():
+        shapes[uid] = structure(build_model(cfg.model), _input_size(cfg))
+    first_uid, first = next(iter(plan.configs.items()))
+    rate = measure_images_per_s(first) if measure else None
+    lines = [
+        f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {len(plan.cells)} rows -> "
+        f"{len(plan.configs)} configurations -> {len(plan.runs)} runs ({plan.sweep.seeds} seeds)",
+        "",
+        f"{'table':>5}  {'row':<14} {'config_uid':<12}  {'shared with':<24} {'params (M)':>10} {'GFLOPs':>8} {'est. run':>9}",
+    ]
+    total = 0.0
+    for cell in plan.cells:
+        cfg = plan.configs[cell.config_uid]
+        shape = shapes[cell.config_uid]
+        shared = [f"T{t} {r}" for t, r in plan.cells_of(cell.config_uid) if (t, r) != (cell.table, cell.row)]
+        est = ""
+        if rate:
+            seconds = _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shape.multiply_adds)
+            est = _fmt(seconds)
+        lines.append(
+            f"{cell.table:>5}  {cell.row:<14} {cell.config_uid:<12}  {', '.join(shared)[:24]:<24} "
+            f"{shape.params_m:>10.3f} {shape.gflops:>8.4f} {est:>9}"
+        )
+    if rate:
+        for uid, cfg in plan.configs.items():
+            total += _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shapes[uid].multiply_adds)
+        total *= plan.sweep.seeds
+        lines += ["", f"estimated total on this machine's CPU with one worker: {_fmt(total)} "
+                      f"(from {rate:.0f} training images/s measured for the first configuration)"]
+    return "\n".join(lines)
+
+
+def _run_seconds(cfg, images_per_s: float) -> float:
+    n_train = cfg.data.train_size or {"cifar10": 50000, "cifar100": 50000}.get(cfg.data.name, 1_281_167)
+    n_test = cfg.data.test_size or {"cifar10": 10000, "cifar100": 10000}.get(cfg.data.name, 50000)
+    # Evaluation runs about 3x faster than a training step per image.
+    return cfg.train.epochs * (n_train + n_test / 3) / images_per_s + 1.0
+
+
+def _fmt(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,69 @@
+"""Run settings: where things live and how they run. None of this enters the config_uid."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .data import default_cache_dir, default_data_root
+from .urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url, sqlite_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths, URLs and runtime knobs of a sweep (defaults need no server).
+
+    run_dir: default home of the Optuna and MLflow SQLite files, artifacts and checkpoints.
+    checkpoint_dir: must be readable by every worker that may retry a run.
+    heartbeat_interval / grace_period: seconds; a RUNNING trial whose worker has not
+    beaten for ``grace_period`` is failed and retried (up to ``max_retry`` times).
+    """
+
+    study: str
+    storage: str
+    tracking_uri: str
+    run_dir: Path
+    checkpoint_dir: Path
+    artifact_root: Path
+    data_root: Path
+    cache_dir: Path
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    workers: int = 1
+    threads: int | None = None
+    heartbeat_interval: int = 10
+    grace_period: int = 40
+    max_retry: int = 3
+    progress: bool = True
+
+
+def make_settings(
+    study: str,
+    run_dir: Path | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    data_root: Path | None = None,
+    checkpoint_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    **kwargs,
+) -> Settings:
+    """Fill the defaults (files under ``run_dir``) and check URL schemes; writes nothing."""
+    run_dir = Path(run_dir or os.environ.get("SENET_RUN_DIR", "runs"))
+    storage = check_url(storage or sqlite_url(run_dir / "optuna.db"), STORAGE_SCHEMES, "--storage")
+    tracking_uri = check_url(
+        tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or sqlite_url(run_dir / "mlflow.db"),
+        TRACKING_SCHEMES,
+        "--tracking-uri",
+    )
+    return Settings(
+        study=study,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        run_dir=run_dir,
+        checkpoint_dir=Path(checkpoint_dir or run_dir / "checkpoints"),
+        artifact_root=run_dir / "artifacts",
+        data_root=Path(data_root or default_data_root()),
+        cache_dir=Path(cache_dir or default_cache_dir()),
+        **kwargs,
+    )

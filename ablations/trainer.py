@@ -1,0 +1,193 @@
+"""Train one configuration with one seed: SGD recipe, per-epoch checkpoints, metrics.
+
+The model is built from the config alone. Metrics accumulate on the device and are read
+once per epoch (plus a cheap finiteness check every ``CHECK_EVERY`` steps), so the loop
+has no per-step host sync. A checkpoint after every epoch lets an interrupted run resume
+where it stopped and finish with the same numbers it would have had (on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from senet_core import ResNet, build_model, structure
+
+from .config import ExperimentConfig, TrainConfig
+from .data import TensorBatches, TensorSplit
+from .excitation import excitation_stats, subset_for_excitation
+
+CHECK_EVERY = 25
+EXCITATION_PER_CLASS = 50
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite; the run fails with this reason."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    history: list[dict[str, float]]
+    params_m: float
+    gflops: float
+    excitation: dict | None
+    resumed_from: int = 0
+    final: dict[str, float] = field(default_factory=dict)
+
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """Per-step learning-rate factor: linear warm-up, then cosine to zero or step decay."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if cfg.schedule == "cosine":
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        epoch = step // steps_per_epoch
+        return cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+
+    return factor
+
+
+def _topk_errors(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    k = min(5, logits.shape[1])
+    top = logits.topk(k, 1).indices
+    hit = top == y[:, None]
+    return (~hit[:, 0]).sum(), (~hit.any(1)).sum()
+
+
+def evaluate(model: torch.nn.Module, batches, amp: bool, device: torch.device) -> dict[str, float]:
+    model.eval()
+    loss = torch.zeros((), device=device)
+    err1 = torch.zeros((), device=device, dtype=torch.long)
+    err5 = torch.zeros((), device=device, dtype=torch.long)
+    with torch.no_grad(), _autocast(amp, device):
+        for x, y in batches.epoch(0, 0):
+            logits = model(x)
+            loss += F.cross_entropy(logits.float(), y, reduction="sum")
+            e1, e5 = _topk_errors(logits, y)
+            err1 += e1
+            err5 += e5
+    n = batches.num_images
+    model.train()
+    return {
+        "val_loss": loss.item() / n,
+        "val_top1_err": 100.0 * err1.item() / n,
+        "val_top5_err": 100.0 * err5.item() / n,
+    }
+
+
+def _autocast(amp: bool, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def _save(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    cfg: ExperimentConfig,
+    seed: int,
+    train_batches: TensorBatches,
+    test_batches,
+    device: torch.device,
+    checkpoint: Path | None = None,
+    on_epoch: EpochCallback | None = None,
+    progress: Callable[[int], None] | None = None,
+    excitation_split: TensorSplit | None = None,
+) -> Outcome:
+    """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier epochs."""
+    torch.manual_seed(seed)
+    model: ResNet = build_model(cfg.model)
+    input_size = cfg.data.image_size if cfg.data.name == "imagefolder" else 32
+    shape = structure(model, input_size)
+    model.to(device)
+    if cfg.train.channels_last:
+        model.to(memory_format=torch.channels_last)
+    tc = cfg.train
+    opt = torch.optim.SGD(
+        model.parameters(), lr=tc.lr, momentum=tc.momentum, nesterov=tc.nesterov and tc.momentum > 0,
+        weight_decay=tc.weight_decay,
+    )
+    steps = len(train_batches)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(tc, steps))
+    history: list[dict[str, float]] = []
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        history = list(state["history"])
+        start = int(state["epoch"])
+        if on_epoch:
+            for i, h in enumerate(history):
+                on_epoch(i, h)
+    forward = torch.compile(model) if tc.compile else model
+    model.train()
+    for epoch in range(start, tc.epochs):
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        wrong = torch.zeros((), device=device, dtype=torch.long)
+        lr = opt.param_groups[0]["lr"]
+        for i, (x, y) in enumerate(train_batches.epoch(seed, epoch)):
+            with _autocast(tc.amp, device):
+                logits = forward(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach() * len(y)
+            wrong += (logits.detach().argmax(1) != y).sum()
+            if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+                raise NonFiniteLoss(f"non-finite training loss at epoch {epoch} step {i}")
+            if progress:
+                progress(1)
+        train_time = time.perf_counter() - t0
+        n = train_batches.num_images
+        total_loss = loss_sum.item()
+        if not math.isfinite(total_loss):
+            raise NonFiniteLoss(f"non-finite training loss ({total_loss}) at epoch {epoch}")
+        metrics = {
+            "train_loss": total_loss / n,
+            "train_top1_err": 100.0 * wrong.item() / n,
+            "lr": lr,
+            **evaluate(model, test_batches, tc.amp, device),
+            "images_per_s": n / train_time,
+        }
+        metrics["epoch_time_s"] = time.perf_counter() - t0
+        history.append(metrics)
+        if checkpoint is not None:
+            _save(checkpoint, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1,
+            })
+        if on_epoch:
+            on_epoch(epoch, metrics)
+    final = history[-1] if history else evaluate(model, test_batches, tc.amp, device)
+    excitation = None
+    if excitation_split is not None:
+        images, labels = subset_for_excitation(excitation_split.images, excitation_split.labels, EXCITATION_PER_CLASS)
+        sub = TensorSplit(images, labels, excitation_split.classes)
+        batches = TensorBatches(sub, cfg.data, test_batches.batch_size, device, train=False,
+                                channels_last=cfg.train.channels_last)
+        excitation = excitation_stats(model, batches.epoch(0, 0), sub.classes)
+    return Outcome(history, shape.params_m, shape.gflops, excitation, start,
+                   {k: final[k] for k in ("val_loss", "val_top1_err", "val_top5_err")})

@@ -1,0 +1,34 @@
+"""Squeeze-and-Excitation blocks, ResNet backbones and their structure accounting.
+
+Pure PyTorch; imports nothing else of this project.
+"""
+
+from __future__ import annotations
+
+from .config import Gate, Integration, ModelConfig, SEConfig, Squeeze
+from .registry import Registry
+from .resnet import ARCHS, ArchSpec, ResNet, build_model, stage_numbers
+from .se import GATES, SQUEEZES, SEBlock
+from .structure import Structure, count_multiply_adds, count_params, median_latency_s, structure
+
+__all__ = [
+    "ARCHS",
+    "GATES",
+    "SQUEEZES",
+    "ArchSpec",
+    "Gate",
+    "Integration",
+    "ModelConfig",
+    "Registry",
+    "ResNet",
+    "SEBlock",
+    "SEConfig",
+    "Squeeze",
+    "Structure",
+    "build_model",
+    "count_multiply_adds",
+    "count_params",
+    "median_latency_s",
+    "stage_numbers",
+    "structure",
+]

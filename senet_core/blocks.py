@@ -1,0 +1,127 @@
+"""Residual units with SE at any of the paper's integration points (Fig. 5, Tables 14-15).
+
+Every unit computes ``act(shortcut(x) + branch(x))`` and holds four SE slots, all but one
+``nn.Identity``: ``pre`` (SE-PRE, on the unit's input), ``identity`` (SE-Identity, on the
+shortcut path), ``standard`` (on the branch before the sum) and ``post`` (SE-POST, after
+the sum and its activation). ``inner`` (the paper's SE_3x3) sits inside the branch, right
+after the 3x3 convolution and its BN/ReLU. With no SE config every slot is an identity,
+which is the plain baseline through the same code.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .config import SEConfig
+from .se import SEBlock
+
+
+def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride, 1, groups=groups, bias=False)
+
+
+def conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+
+def _se(channels: int, se: SEConfig | None, slot: str) -> nn.Module:
+    if se is not None and se.integration == slot:
+        return SEBlock(channels, se)
+    return nn.Identity()
+
+
+def projection(cin: int, cout: int, stride: int, norm: bool = True) -> nn.Module:
+    if cin == cout and stride == 1:
+        return nn.Identity()
+    if not norm:
+        return conv1x1(cin, cout, stride)
+    return nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+
+
+class ResidualUnit(nn.Module):
+    """``out = post(act(identity(shortcut(x')) + standard(branch(x'))))``, ``x' = pre(x)``."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        branch: nn.Module,
+        shortcut: nn.Module,
+        se: SEConfig | None,
+        final_act: bool = True,
+    ) -> None:
+        super().__init__()
+        self.se_pre = _se(cin, se, "pre")
+        self.branch = branch
+        self.se_standard = _se(cout, se, "standard")
+        self.shortcut = shortcut
+        self.se_identity = _se(cout, se, "identity")
+        self.act = nn.ReLU(inplace=True) if final_act else nn.Identity()
+        self.se_post = _se(cout, se, "post")
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.se_pre(x)
+        out = self.se_standard(self.branch(x)) + self.se_identity(self.shortcut(x))
+        return self.se_post(self.act(out))
+
+
+def basic_unit(cin: int, cout: int, stride: int, se: SEConfig | None) -> ResidualUnit:
+    """He et al. (2016) basic block: two 3x3 convs; ``inner`` SE after the first."""
+    branch = nn.Sequential(
+        conv3x3(cin, cout, stride),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        _se(cout, se, "inner"),
+        conv3x3(cout, cout),
+        nn.BatchNorm2d(cout),
+    )
+    return ResidualUnit(cin, cout, branch, projection(cin, cout, stride), se)
+
+
+def bottleneck_unit(
+    cin: int,
+    planes: int,
+    stride: int,
+    se: SEConfig | None,
+    stride_in_1x1: bool = True,
+    groups: int = 1,
+    base_width: int = 64,
+    expansion: int = 4,
+) -> ResidualUnit:
+    """1x1 -> 3x3 -> 1x1 bottleneck (ResNet / ResNeXt); ``inner`` SE after the 3x3 (SE_3x3)."""
+    width = int(planes * base_width / 64) * groups
+    cout = planes * expansion
+    s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
+    branch = nn.Sequential(
+        conv1x1(cin, width, s1),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        conv3x3(width, width, s3, groups),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        _se(width, se, "inner"),
+        conv1x1(width, cout),
+        nn.BatchNorm2d(cout),
+    )
+    return ResidualUnit(cin, cout, branch, projection(cin, cout, stride), se)
+
+
+def preact_bottleneck_unit(
+    cin: int, planes: int, stride: int, se: SEConfig | None
+) -> ResidualUnit:
+    """Pre-activation bottleneck of ResNet-164 (He et al., "Identity Mappings", 2016)."""
+    cout = planes * 4
+    branch = nn.Sequential(
+        nn.BatchNorm2d(cin),
+        nn.ReLU(inplace=True),
+        conv1x1(cin, planes),
+        nn.BatchNorm2d(planes),
+        nn.ReLU(inplace=True),
+        conv3x3(planes, planes, stride),
+        nn.BatchNorm2d(planes),
+        nn.ReLU(inplace=True),
+        _se(planes, se, "inner"),
+        conv1x1(planes, cout),
+    )
+    shortcut = projection(cin, cout, stride, norm=False)
+    return ResidualUnit(cin, cout, branch, shortcut, se, final_act=False)

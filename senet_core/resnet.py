@@ -1,0 +1,158 @@
+"""ResNet backbones (ImageNet, CIFAR-stem, CIFAR) with SE placed by stage and integration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import basic_unit, bottleneck_unit, preact_bottleneck_unit
+from .config import ModelConfig, SEConfig
+from .registry import Registry
+from .se import SEBlock
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A backbone family member: unit type, units per stage, planes per stage, stem."""
+
+    unit: Literal["basic", "bottleneck", "preact"]
+    depths: tuple[int, ...]
+    planes: tuple[int, ...]
+    stem: Literal["imagenet", "cifar"]
+    first_stage: int
+    groups: int = 1
+    base_width: int = 64
+
+    @property
+    def stage_numbers(self) -> tuple[int, ...]:
+        return tuple(range(self.first_stage, self.first_stage + len(self.depths)))
+
+
+ARCHS: Registry[ArchSpec] = Registry("arch")
+_IMAGENET_PLANES = (64, 128, 256, 512)
+_CIFAR_PLANES = (16, 32, 64)
+for _depth, _layers in {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}.items():
+    ARCHS.add(f"resnet{_depth}", ArchSpec("bottleneck", _layers, _IMAGENET_PLANES, "imagenet", 2))
+ARCHS.add(
+    "resnext50_32x4d",
+    ArchSpec("bottleneck", (3, 4, 6, 3), _IMAGENET_PLANES, "imagenet", 2, groups=32, base_width=4),
+)
+# The paper's ablation backbone with a CIFAR stem: stages keep their names conv2_x..conv5_x.
+ARCHS.add("cifar_resnet50", ArchSpec("bottleneck", (3, 4, 6, 3), _IMAGENET_PLANES, "cifar", 2))
+for _depth in (20, 32, 56, 110):
+    _n = (_depth - 2) // 6
+    ARCHS.add(f"cifar_resnet{_depth}", ArchSpec("basic", (_n,) * 3, _CIFAR_PLANES, "cifar", 1))
+ARCHS.add("cifar_resnet164", ArchSpec("preact", (18, 18, 18), _CIFAR_PLANES, "cifar", 1))
+
+
+def _scaled(channels: int, width: float) -> int:
+    return max(1, round(channels * width))
+
+
+class ResNet(nn.Module):
+    """A residual network whose stages are ``stage<N>`` with the paper's numbering.
+
+    ImageNet-style backbones number their stages 2..5 (conv2_x..conv5_x); CIFAR ResNets
+    1..3. SE goes into every unit of the stages ``cfg.se.stages`` names.
+    """
+
+    def __init__(self, spec: ArchSpec, cfg: ModelConfig) -> None:
+        super().__init__()
+        se = cfg.se
+        if se is not None and se.stages != "all":
+            bad = [s for s in se.stages if s not in spec.stage_numbers]
+            if bad or not se.stages:
+                raise ValueError(
+                    f"model.se.stages {list(se.stages)} is invalid for {cfg.arch}; "
+                    f"valid stages: {list(spec.stage_numbers)} or 'all'"
+                )
+        stem_out = _scaled(spec.planes[0], cfg.width)
+        if spec.unit == "preact":
+            self.stem = nn.Conv2d(3, stem_out, 3, 1, 1, bias=False)
+        elif spec.stem == "cifar":
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, stem_out, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(stem_out),
+                nn.ReLU(inplace=True),
+            )
+        else:
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, stem_out, 7, 2, 3, bias=False),
+                nn.BatchNorm2d(stem_out),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, 2, 1),
+            )
+        unit = {
+            "basic": basic_unit,
+            "bottleneck": partial(
+                bottleneck_unit,
+                stride_in_1x1=cfg.stride_in_1x1,
+                groups=spec.groups,
+                base_width=spec.base_width,
+            ),
+            "preact": preact_bottleneck_unit,
+        }[spec.unit]
+        expansion = 1 if spec.unit == "basic" else 4
+        self.stage_numbers = spec.stage_numbers
+        self.stages = nn.ModuleDict()
+        cin = stem_out
+        for i, (number, depth, planes) in enumerate(
+            zip(spec.stage_numbers, spec.depths, spec.planes, strict=True)
+        ):
+            stage_se = se if se is not None and se.applies_to(number) else None
+            planes = _scaled(planes, cfg.width)
+            units = []
+            for j in range(depth):
+                stride = 2 if (i > 0 and j == 0) else 1
+                units.append(unit(cin, planes, stride, stage_se))
+                cin = planes * expansion
+            self.stages[f"stage{number}"] = nn.Sequential(*units)
+        self.head_act = (
+            nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(inplace=True))
+            if spec.unit == "preact"
+            else nn.Identity()
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, cfg.num_classes)
+        self.num_features = cin
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def se_blocks(self) -> dict[int, list[SEBlock]]:
+        """SE blocks per stage number, in forward order (empty lists for plain stages)."""
+        return {
+            number: [m for m in self.stages[f"stage{number}"].modules() if isinstance(m, SEBlock)]
+            for number in self.stage_numbers
+        }
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for stage in self.stages.values():
+            x = stage(x)
+        x = self.pool(self.head_act(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def build_model(cfg: ModelConfig) -> ResNet:
+    """Build the network a :class:`ModelConfig` describes (unknown names list the choices)."""
+    return ResNet(ARCHS.get(cfg.arch), cfg)
+
+
+def stage_numbers(arch: str) -> tuple[int, ...]:
+    return ARCHS.get(arch).stage_numbers
+
+
+__all__ = ["ARCHS", "ArchSpec", "ResNet", "SEConfig", "build_model", "stage_numbers"]
