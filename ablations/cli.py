@@ -133,7 +133,12 @@ def _launch(args: argparse.Namespace) -> int:
     done, queued = engine.enqueue_missing(st, plan)
     print(f"study {study!r}: {len(plan.runs)} runs ({len(plan.configs)} configurations x "
           f"{plan.sweep.seeds} seeds); {done} already finished, {queued} queued")
-    parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds)}
+    parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds),
+                   "git_commit": _git_commit()}
+    from .tracking import Tracker, log_plan
+
+    tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
+    log_plan(tracker, tracker.parent_run(parent_tags), plan.to_report_json())
     started = time.perf_counter()
     if args.workers == 1:
         _run_inline(settings, plan, parent_tags, done)
@@ -142,6 +147,15 @@ def _launch(args: argparse.Namespace) -> int:
     counts = engine.study_counts(st, plan)
     _summary(settings, counts, time.perf_counter() - started, args.workers)
     return 1 if counts["failed"] else 0
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def _run_inline(settings, plan, parent_tags, done: int) -> None:
@@ -176,9 +190,6 @@ def _run_processes(args, settings, parent_tags) -> None:
     """N local worker processes; each GPU gets one, CPU threads are split among them."""
     import torch
 
-    from .tracking import Tracker
-
-    Tracker(settings.tracking_uri, settings.study, settings.artifact_root).parent_run(parent_tags)
     gpus = torch.cuda.device_count() if settings.device != "cpu" else 0
     threads = settings.threads or max(1, (os.cpu_count() or 1) // args.workers)
     base = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",

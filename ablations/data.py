@@ -175,7 +175,6 @@ class TensorBatches:
         batch_size: int,
         device: torch.device,
         train: bool,
-        channels_last: bool = False,
     ) -> None:
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
@@ -185,7 +184,6 @@ class TensorBatches:
         self.augment = train and cfg.augment
         self.padding = cfg.padding
         self.normalize = Normalize(*MEAN_STD[cfg.name], device=device)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
@@ -203,16 +201,13 @@ class TensorBatches:
             x, y = self.images[idx], self.labels[idx]
             if self.augment:
                 x = random_flip(random_crop(x, self.padding, gen), gen)
-            yield self.normalize(x).contiguous(memory_format=self.memory_format), y
+            yield self.normalize(x), y
 
 
 class FolderBatches:
     """ImageFolder data (ImageNet scale) through DataLoader workers with pinned memory."""
 
-    def __init__(
-        self, cfg: DataConfig, root: Path, batch_size: int, device: torch.device, train: bool,
-        channels_last: bool = False,
-    ) -> None:
+    def __init__(self, cfg: DataConfig, root: Path, batch_size: int, device: torch.device, train: bool) -> None:
         from torchvision import datasets, transforms
 
         mean, std = MEAN_STD["imagefolder"]
@@ -228,7 +223,6 @@ class FolderBatches:
         self.indices = _balanced(targets, size, len(self.dataset.classes)).tolist()
         self.cfg, self.batch_size, self.device, self.train = cfg, batch_size, device, train
         self.classes = tuple(self.dataset.classes)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def __len__(self) -> int:
         return -(-len(self.indices) // self.batch_size)
@@ -252,5 +246,4 @@ class FolderBatches:
             drop_last=False,
         )
         for x, y in loader:
-            x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-            yield x, y.to(self.device, non_blocking=True)
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

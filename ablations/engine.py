@@ -146,15 +146,15 @@ class DataCache:
         key = (d.name, d.path, d.train_size, d.test_size)
         if d.name == "imagefolder":
             root = self.settings.data_root
-            train = FolderBatches(d, root, d.batch_size, self.device, True, cfg.train.channels_last)
-            test = FolderBatches(d, root, d.eval_batch_size, self.device, False, cfg.train.channels_last)
+            train = FolderBatches(d, root, d.batch_size, self.device, True)
+            test = FolderBatches(d, root, d.eval_batch_size, self.device, False)
             return train, test, None
         if key not in self._splits:
             self._splits = {key: tuple(load_split(d, self.settings.data_root, t, self.settings.cache_dir) for t in (True, False))}
         tr, te = self._splits[key]
         return (
-            TensorBatches(tr, d, d.batch_size, self.device, True, cfg.train.channels_last),
-            TensorBatches(te, d, d.eval_batch_size, self.device, False, cfg.train.channels_last),
+            TensorBatches(tr, d, d.batch_size, self.device, True),
+            TensorBatches(te, d, d.eval_batch_size, self.device, False),
             te,
         )
 
@@ -182,6 +182,7 @@ class Worker:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.data = DataCache(settings, self.device)
+        self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
         self.on_done = on_done
         self.failed = 0
 
@@ -241,6 +242,8 @@ class Worker:
             "config_uid": run.config_uid,
             "seed": str(run.seed),
             "optuna.trial": str(claim.number),
+            "device": self.device_name,
+            "torch": torch.__version__,
         }
         child = self.tracker.start_child(self.parent_id, run.config, run.name, tags, run.seed)
         self.tracker.mark_failed_attempts(run.config_uid, run.seed, keep=child.run_id)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from senet_core import build_model, structure
 
 from .plan import Plan
+from .trainer import memory_format
 
 
 def _input_size(cfg) -> int:
@@ -23,8 +24,8 @@ def measure_images_per_s(cfg, steps: int = 3) -> float:
     batch = min(cfg.data.batch_size, 32)
     x = torch.randn(batch, 3, size, size)
     y = torch.randint(0, cfg.model.num_classes, (batch,))
-    if cfg.train.channels_last:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    fmt = memory_format(cfg, model, torch.device("cpu"))
+    model, x = model.to(memory_format=fmt), x.contiguous(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     times = []
     for _ in range(steps + 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import ExperimentConfig, config_uid
+from .schema import to_dict
 from .sweepfile import Sweep
 
 
@@ -51,6 +52,20 @@ class Plan:
 
     def cells_of(self, uid: str) -> tuple[tuple[int, str], ...]:
         return tuple((c.table, c.row) for c in self.cells if c.config_uid == uid)
+
+    def to_report_json(self) -> dict:
+        """Tables, titles and rows in order with their config_uid: what the report expects."""
+        return {
+            "suite": self.sweep.suite,
+            "preset": self.sweep.preset,
+            "seeds": self.sweep.seeds,
+            "tables": [
+                {"number": t.number, "title": t.title,
+                 "rows": [{"row": r.label, "config_uid": config_uid(r.config)} for r in t.rows]}
+                for t in self.sweep.tables
+            ],
+            "base": to_dict(self.sweep.base),
+        }
 
     def to_json(self) -> dict:
         return {

@@ -7,11 +7,14 @@ UI compares runs by the same names as sweeps.yaml.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
@@ -19,6 +22,9 @@ from mlflow.tracking import MlflowClient
 from .config import ExperimentConfig, params
 from .schema import to_dict
 from .urls import redact
+
+# MLflow's artifact progress bars would interleave with the sweep's own.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 ROLE = "senet.role"
 PER_EPOCH = ("train_loss", "train_top1_err", "val_loss", "val_top1_err", "val_top5_err",
@@ -126,3 +132,92 @@ class ChildRun:
         if reason:
             self.tag("failure", reason[:5000])
         self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED))
+
+
+PLAN_ARTIFACT = "plan.json"
+
+
+def log_plan(tracker: Tracker, parent_id: str, plan_json: dict) -> None:
+    """The expected tables and rows, so the report can show rows that never ran."""
+    ChildRun(tracker.client, parent_id).log_json(PLAN_ARTIFACT, plan_json)
+
+
+@dataclass(frozen=True)
+class StudyRuns:
+    """What the report reads: the parent run, its plan, child runs and their curves."""
+
+    study: str
+    parent: dict[str, Any]
+    plan: dict[str, Any]
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    client: MlflowClient
+
+    def artifact_json(self, run_id: str, name: str) -> Any | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, name, tmp)
+            except Exception:
+                return None
+            return json.loads(Path(path).read_text())
+
+
+def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", "train_loss")) -> StudyRuns:
+    """All runs of ``study`` as DataFrames; raises ConfigError if there is no such study."""
+    from .errors import ConfigError
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(study)
+    if exp is None:
+        names = [e.name for e in client.search_experiments()]
+        raise ConfigError(f"--study {study!r}: no such study in {redact(uri)}; studies there: {', '.join(names) or 'none'}")
+    parents = client.search_runs([exp.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1)
+    if not parents:
+        raise ConfigError(f"--study {study!r}: no parent run in {redact(uri)}")
+    parent = parents[0]
+    rows = []
+    curve_rows = []
+    for run in client.search_runs([exp.experiment_id], f"tags.`{ROLE}` = 'run'", max_results=50000):
+        t, m = run.data.tags, run.data.metrics
+        rows.append({
+            "run_id": run.info.run_id,
+            "run_name": run.info.run_name,
+            "status": run.info.status,
+            "config_uid": t.get("config_uid"),
+            "seed": int(t.get("seed", -1)),
+            "rows": t.get("rows", ""),
+            "failure": t.get("failure", ""),
+            "device": t.get("device", ""),
+            "torch": t.get("torch", ""),
+            "top1_err": m.get("final_val_top1_err", m.get("val_top1_err")),
+            "top5_err": m.get("final_val_top5_err", m.get("val_top5_err")),
+            "params_m": m.get("params_m"),
+            "gflops": m.get("gflops"),
+            "start_time": run.info.start_time,
+            "params": dict(run.data.params),
+        })
+        if run.info.status == "FINISHED":
+            for key in curves:
+                for point in client.get_metric_history(run.info.run_id, key):
+                    curve_rows.append({"run_id": run.info.run_id, "config_uid": t.get("config_uid"),
+                                       "seed": int(t.get("seed", -1)), "metric": key,
+                                       "epoch": point.step, "value": point.value})
+    runs = pd.DataFrame(rows, columns=["run_id", "run_name", "status", "config_uid", "seed", "rows", "failure",
+                                       "device", "torch", "top1_err", "top5_err", "params_m", "gflops", "start_time", "params"])
+    curves_df = pd.DataFrame(curve_rows, columns=["run_id", "config_uid", "seed", "metric", "epoch", "value"])
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            plan = json.loads(Path(client.download_artifacts(parent.info.run_id, PLAN_ARTIFACT, tmp)).read_text())
+        except Exception:
+            plan = {}
+    parent_info = {"run_id": parent.info.run_id, "tags": dict(parent.data.tags), "start_time": parent.info.start_time}
+    return StudyRuns(study, parent_info, plan, runs, curves_df, client)
+
+
+def log_report(uri: str, study: str, files: list[Path]) -> None:
+    """Attach the report's files to the study's parent run (the MLflow UI links to them)."""
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(study)
+    parent = client.search_runs([exp.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1)[0]
+    for f in files:
+        client.log_artifact(parent.info.run_id, str(f), artifact_path="report")

@@ -8,6 +8,7 @@ where it stopped and finish with the same numbers it would have had (on CPU).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -18,13 +19,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from senet_core import ResNet, build_model, structure
+from senet_core import ResNet, build_model, narrowest_conv, structure
 
 from .config import ExperimentConfig, TrainConfig
 from .data import TensorBatches, TensorSplit
 from .excitation import excitation_stats, subset_for_excitation
 
 CHECK_EVERY = 25
+# oneDNN on the CPU was seen to hang or corrupt memory in the backward pass of
+# channels_last convolutions with fewer than 8 channels (torch 2.14, width-1/4 ResNet-20).
+MIN_CPU_CHANNELS_LAST = 8
 EXCITATION_PER_CLASS = 50
 
 
@@ -69,14 +73,26 @@ def _topk_errors(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, t
     return (~hit[:, 0]).sum(), (~hit.any(1)).sum()
 
 
-def evaluate(model: torch.nn.Module, batches, amp: bool, device: torch.device) -> dict[str, float]:
+def memory_format(cfg: ExperimentConfig, model: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """channels_last when asked for, except on the CPU for very narrow models."""
+    if not cfg.train.channels_last:
+        return torch.contiguous_format
+    if device.type == "cpu" and narrowest_conv(model) < MIN_CPU_CHANNELS_LAST:
+        return torch.contiguous_format
+    return torch.channels_last
+
+
+def evaluate(
+    model: torch.nn.Module, batches, amp: bool, device: torch.device,
+    fmt: torch.memory_format = torch.contiguous_format,
+) -> dict[str, float]:
     model.eval()
     loss = torch.zeros((), device=device)
     err1 = torch.zeros((), device=device, dtype=torch.long)
     err5 = torch.zeros((), device=device, dtype=torch.long)
     with torch.no_grad(), _autocast(amp, device):
         for x, y in batches.epoch(0, 0):
-            logits = model(x)
+            logits = model(x.contiguous(memory_format=fmt))
             loss += F.cross_entropy(logits.float(), y, reduction="sum")
             e1, e5 = _topk_errors(logits, y)
             err1 += e1
@@ -91,7 +107,12 @@ def evaluate(model: torch.nn.Module, batches, amp: bool, device: torch.device) -
 
 
 def _autocast(amp: bool, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    """bf16 autocast on CUDA when asked. Otherwise no autocast context at all: on the CPU
+    build of torch 2.14 a backward through a forward run under ``autocast(enabled=False)``
+    was seen to hang."""
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _save(path: Path, state: dict) -> None:
@@ -118,8 +139,8 @@ def train(
     input_size = cfg.data.image_size if cfg.data.name == "imagefolder" else 32
     shape = structure(model, input_size)
     model.to(device)
-    if cfg.train.channels_last:
-        model.to(memory_format=torch.channels_last)
+    fmt = memory_format(cfg, model, device)
+    model.to(memory_format=fmt)
     tc = cfg.train
     opt = torch.optim.SGD(
         model.parameters(), lr=tc.lr, momentum=tc.momentum, nesterov=tc.nesterov and tc.momentum > 0,
@@ -147,6 +168,7 @@ def train(
         wrong = torch.zeros((), device=device, dtype=torch.long)
         lr = opt.param_groups[0]["lr"]
         for i, (x, y) in enumerate(train_batches.epoch(seed, epoch)):
+            x = x.contiguous(memory_format=fmt)
             with _autocast(tc.amp, device):
                 logits = forward(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
@@ -169,7 +191,7 @@ def train(
             "train_loss": total_loss / n,
             "train_top1_err": 100.0 * wrong.item() / n,
             "lr": lr,
-            **evaluate(model, test_batches, tc.amp, device),
+            **evaluate(model, test_batches, tc.amp, device, fmt),
             "images_per_s": n / train_time,
         }
         metrics["epoch_time_s"] = time.perf_counter() - t0
@@ -181,13 +203,14 @@ def train(
             })
         if on_epoch:
             on_epoch(epoch, metrics)
-    final = history[-1] if history else evaluate(model, test_batches, tc.amp, device)
+    final = history[-1] if history else evaluate(model, test_batches, tc.amp, device, fmt)
     excitation = None
     if excitation_split is not None:
         images, labels = subset_for_excitation(excitation_split.images, excitation_split.labels, EXCITATION_PER_CLASS)
         sub = TensorSplit(images, labels, excitation_split.classes)
-        batches = TensorBatches(sub, cfg.data, test_batches.batch_size, device, train=False,
-                                channels_last=cfg.train.channels_last)
-        excitation = excitation_stats(model, batches.epoch(0, 0), sub.classes)
+        batches = TensorBatches(sub, cfg.data, test_batches.batch_size, device, train=False)
+        excitation = excitation_stats(
+            model, ((x.contiguous(memory_format=fmt), y) for x, y in batches.epoch(0, 0)), sub.classes
+        )
     return Outcome(history, shape.params_m, shape.gflops, excitation, start,
                    {k: final[k] for k in ("val_loss", "val_top1_err", "val_top5_err")})

@@ -9,7 +9,14 @@ from .config import Gate, Integration, ModelConfig, SEConfig, Squeeze
 from .registry import Registry
 from .resnet import ARCHS, ArchSpec, ResNet, build_model, stage_numbers
 from .se import GATES, SQUEEZES, SEBlock
-from .structure import Structure, count_multiply_adds, count_params, median_latency_s, structure
+from .structure import (
+    Structure,
+    count_multiply_adds,
+    count_params,
+    median_latency_s,
+    narrowest_conv,
+    structure,
+)
 
 __all__ = [
     "ARCHS",
@@ -29,6 +36,7 @@ __all__ = [
     "count_multiply_adds",
     "count_params",
     "median_latency_s",
+    "narrowest_conv",
     "stage_numbers",
     "structure",
 ]

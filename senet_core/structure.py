@@ -60,6 +60,16 @@ def count_multiply_adds(model: nn.Module, input_size: int, channels: int = 3) ->
     return total
 
 
+def narrowest_conv(model: nn.Module) -> int:
+    """Fewest channels of any backbone convolution (SE layers excluded)."""
+    se_convs = {id(c) for m in model.modules() if isinstance(m, SEBlock) for c in m.modules()}
+    return min(
+        min(m.in_channels, m.out_channels) if m.in_channels > 3 else m.out_channels
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d) and id(m) not in se_convs
+    )
+
+
 @dataclass(frozen=True)
 class Structure:
     params: int

@@ -1,0 +1,155 @@
+"""``python -m report --study NAME``: tables, figures and the PDF of a tracked study."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from ablations.config import ExperimentConfig, config_uid
+from ablations.schema import parse
+from ablations.settings import make_settings
+from ablations.tracking import StudyRuns, log_report, read_study
+from ablations.errors import ConfigError
+
+from . import figures
+from .pdf import write_pdf
+from .render import to_latex, to_markdown
+from .summary import overview, table_sentences
+from .tables import build_results, caption, text_table, tidy_frame
+
+FORMATS = ("pdf", "md", "tex", "csv")
+
+
+def _formats(text: str) -> list[str]:
+    chosen = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise ConfigError(f"--format {text!r}: valid formats are {', '.join(FORMATS)} (comma-separated)")
+    return chosen
+
+
+def study_meta(study: StudyRuns) -> dict[str, str]:
+    base = study.plan.get("base", {})
+    model, data, train = base.get("model", {}), base.get("data", {}), base.get("train", {})
+    subset = f", {data.get('train_size')} training images" if data.get("train_size") else ""
+    runs = study.runs
+    devices = sorted(set(runs.device) - {""})
+    torch_versions = sorted(set(runs.torch) - {""})
+    return {
+        "dataset": f"{data.get('name', '?')}{subset}",
+        "backbone": f"{model.get('arch', '?')} width {model.get('width', '?')}",
+        "epochs": str(train.get("epochs", "?")),
+        "devices": ", ".join(devices) or "unknown",
+        "torch": ", ".join(torch_versions) or "unknown",
+    }
+
+
+def _base_uid(study: StudyRuns) -> str | None:
+    try:
+        return config_uid(parse(ExperimentConfig, study.plan["base"]))
+    except (KeyError, ConfigError):
+        return None
+
+
+def build_report(study: StudyRuns, out: Path, formats: list[str]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = int(study.plan.get("seeds", 1))
+    results = build_results(study)
+    meta = study_meta(study)
+    cap = caption(meta, seeds)
+    texts = [text_table(t, seeds, cap) for t in results]
+    written: list[Path] = []
+    if "md" in formats:
+        path = out / "tables.md"
+        path.write_text(f"# Study {study.study}\n\n" + to_markdown(texts))
+        written.append(path)
+    if "tex" in formats:
+        path = out / "tables.tex"
+        path.write_text(to_latex(texts))
+        written.append(path)
+    if "csv" in formats:
+        path = out / "tables.csv"
+        tidy_frame(results).to_csv(path, index=False)
+        written.append(path)
+    if "pdf" in formats:
+        written.append(_pdf(study, results, texts, meta, out))
+    return written
+
+
+def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path) -> Path:
+    figdir = out / "figures"
+    figdir.mkdir(exist_ok=True)
+    sections = []
+    for t, text in zip(results, texts, strict=True):
+        figs = [figures.table_figure(t, figdir / f"table{t.number}.png")]
+        curve = figures.curves_figure(t, study.curves, figdir / f"table{t.number}_curves.png")
+        if curve:
+            figs.append(curve)
+        sections.append((text, table_sentences(t), figs))
+    runs = study.runs
+    finished = runs[runs.status == "FINISHED"][["config_uid", "seed"]].drop_duplicates()
+    planned = sum(len(t.rows) for t in results)
+    n_runs = len({r.config_uid for t in results for r in t.rows}) * int(study.plan.get("seeds", 1))
+    summary = overview(results, n_runs, len(finished), int((runs.status == "FAILED").sum()))
+    for t in results:
+        summary += table_sentences(t)
+    section7, note = _section7(study, figdir)
+    tags = study.parent["tags"]
+    title = [
+        ("Study", study.study),
+        ("Suite / preset", f"{study.plan.get('suite', '?')} / {study.plan.get('preset', '?')}"),
+        ("Dataset", meta["dataset"]),
+        ("Backbone", meta["backbone"]),
+        ("Epochs", meta["epochs"]),
+        ("Seeds", str(study.plan.get("seeds", "?"))),
+        ("Rows / runs", f"{planned} rows, {n_runs} runs planned, {len(finished)} finished"),
+        ("Date", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
+        ("Git commit", tags.get("git_commit", "unknown")),
+        ("torch / device", f"{meta['torch']} / {meta['devices']}"),
+    ]
+    appendix = [
+        (r.config_uid or "", str(r.seed), r.status, r.rows, r.run_id, r.failure[:80])
+        for r in runs.sort_values(["config_uid", "seed", "start_time"]).itertuples()
+    ]
+    cost = figures.cost_figure(results, figdir / "cost.png")
+    return write_pdf(out / "ablation_report.pdf", title, summary, sections, section7, note, cost, appendix)
+
+
+def _section7(study: StudyRuns, figdir: Path) -> tuple[list[Path], str]:
+    uid = _base_uid(study)
+    runs = study.runs
+    ok = runs[(runs.config_uid == uid) & (runs.status == "FINISHED")].sort_values("seed")
+    for r in ok.itertuples():
+        exc = study.artifact_json(r.run_id, "excitation.json")
+        if exc:
+            paths = figures.excitation_figures(exc, figdir / "fig6_excitation.png", figdir / "fig7_excitation.png")
+            per_class = next(iter(exc["stages"].values()))["per_class"]
+            n = min(v["n"] for v in per_class.values())
+            return paths, (
+                f"Excitations of the SE default configuration (config {uid}, seed {r.seed}), last SE block of "
+                f"each stage, averaged over at least {n} test images per class (up to 50)."
+            )
+    return [], "No excitation statistics: the default SE configuration has no finished run."
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m report",
+                                description="Paper-style ablation tables and a PDF report of a tracked study. "
+                                            "Also: python -m report structure")
+    p.add_argument("--study", required=True, help="study name (the MLflow experiment)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///runs/mlflow.db)")
+    p.add_argument("--out", type=Path, help="output folder (default: reports/<study>)")
+    p.add_argument("--format", default="pdf,md,tex,csv", help="comma-separated: pdf,md,tex,csv")
+    p.add_argument("--no-log", action="store_true", help="do not attach the report to the study's parent run")
+    args = p.parse_args(argv)
+    formats = _formats(args.format)
+    uri = make_settings(args.study, tracking_uri=args.tracking_uri).tracking_uri
+    study = read_study(uri, args.study)
+    out = args.out or Path("reports") / args.study
+    written = build_report(study, out, formats)
+    if not args.no_log:
+        log_report(uri, args.study, written)
+    for path in written:
+        print(path)
+    return 0

@@ -1,0 +1,172 @@
+"""The study's results per paper table: mean +- std over seeds, beside the paper's numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ablations.paper import PAPER_TABLES, PaperRow
+from ablations.tracking import StudyRuns
+
+from .render import TextTable
+from .stats import ALPHA, TEST_NAME, std, welch_p
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One row of one table. status: ok | partial (fewer seeds) | failed | missing."""
+
+    table: int
+    row: str
+    config_uid: str
+    status: str
+    top1: tuple[float, ...]
+    top5: tuple[float, ...]
+    params_m: float | None
+    gflops: float | None
+    paper: PaperRow | None
+    reference: str | None
+    p_value: float | None
+    failures: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.top1)
+
+    def mean(self, metric: str) -> float | None:
+        v = getattr(self, metric)
+        return sum(v) / len(v) if v else None
+
+    @property
+    def differs(self) -> bool | None:
+        return None if self.p_value is None else self.p_value < ALPHA
+
+
+@dataclass(frozen=True)
+class TableResult:
+    number: int
+    title: str
+    rows: tuple[RowResult, ...]
+
+
+def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
+    ok = runs[runs.status == "FINISHED"].sort_values("start_time")
+    return {(r.config_uid, r.seed): r for r in ok.itertuples()}
+
+
+def build_results(study: StudyRuns) -> list[TableResult]:
+    """Every planned row, in plan order; failed and missing rows stay in as such."""
+    runs = study.runs
+    seeds = int(study.plan.get("seeds", 1))
+    finished = _finished_by_key(runs)
+    out = []
+    for t in study.plan.get("tables", []):
+        paper = PAPER_TABLES.get(t["number"])
+        values: dict[str, tuple] = {}
+        rows = []
+        for r in t["rows"]:
+            uid = r["config_uid"]
+            done = [finished[(uid, s)] for s in range(seeds) if (uid, s) in finished]
+            mine = runs[runs.config_uid == uid]
+            failures = tuple(sorted({f for f in mine[mine.status != "FINISHED"].failure if f}))
+            if len(done) == seeds:
+                status = "ok"
+            elif done:
+                status = "partial"
+            elif len(mine):
+                status = "failed"
+            else:
+                status = "missing"
+            top1 = tuple(float(d.top1_err) for d in done if d.top1_err is not None)
+            top5 = tuple(float(d.top5_err) for d in done if d.top5_err is not None)
+            values[r["row"]] = top1
+            rows.append(dict(
+                table=t["number"], row=r["row"], config_uid=uid, status=status, top1=top1, top5=top5,
+                params_m=float(done[0].params_m) if done else None,
+                gflops=float(done[0].gflops) if done else None,
+                paper=paper.row(r["row"]) if paper else None,
+                reference=paper.reference_for(r["row"]) if paper else None,
+                failures=failures,
+            ))
+        results = []
+        for r in rows:
+            ref = r["reference"]
+            p = welch_p(r["top1"], values[ref]) if ref in values else None
+            results.append(RowResult(p_value=p, **r))
+        out.append(TableResult(t["number"], t.get("title", f"Table {t['number']}"), tuple(results)))
+    return out
+
+
+def _pm(values: tuple[float, ...], seeds: int) -> str:
+    if not values:
+        return "—"
+    text = f"{sum(values) / len(values):.2f} ± {std(values):.2f}"
+    return text + (f" (n={len(values)})" if len(values) != seeds else "")
+
+
+def _num(v: float | None, digits: int) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _best(rows: tuple[RowResult, ...], key) -> set[int]:
+    vals = [(key(r), i) for i, r in enumerate(rows) if key(r) is not None]
+    if not vals:
+        return set()
+    lo = min(v for v, _ in vals)
+    return {i for v, i in vals if v == lo}
+
+
+COLUMNS = ("Row", "top-1 err.", "top-5 err.", "GFLOPs", "Params (M)", "vs ref.",
+           "paper top-1", "paper top-5", "paper GFLOPs", "paper Params")
+
+
+def caption(study_meta: dict, seeds: int) -> str:
+    return (
+        f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {study_meta['epochs']} epoch(s), "
+        f"mean ± std over {seeds} seed(s) (n shown where fewer runs finished). "
+        "Paper: ImageNet, SE-ResNet-50, single 224 crop (Tables 10-16), or the paper's CIFAR table. "
+        "Bold: best of our rows per column. vs ref.: † differs from the table's reference row beyond "
+        f"seed noise ({TEST_NAME}); = within seed noise; ref. the reference row; ? untested (fewer than two seeds)."
+    )
+
+
+def text_table(t: TableResult, seeds: int, cap: str) -> TextTable:
+    cells = []
+    for r in t.rows:
+        if r.status in ("failed", "missing"):
+            note = "FAILED" if r.status == "failed" else "missing"
+            ours = (note, note, "—", "—")
+        else:
+            ours = (_pm(r.top1, seeds), _pm(r.top5, seeds), _num(r.gflops, 4), _num(r.params_m, 3))
+        if r.reference is None:
+            vs = "ref."
+        else:
+            vs = {True: "†", False: "=", None: "?"}[r.differs]
+        p = r.paper
+        cells.append((r.row, *ours, vs,
+                      _num(p.top1_err if p else None, 2), _num(p.top5_err if p else None, 2),
+                      _num(p.gflops if p else None, 2), _num(p.params_m if p else None, 1)))
+    bold = set()
+    for col, key in ((1, lambda r: r.mean("top1")), (2, lambda r: r.mean("top5")),
+                     (3, lambda r: r.gflops), (4, lambda r: r.params_m)):
+        bold |= {(i, col) for i in _best(t.rows, key)}
+    return TextTable(t.number, t.title, cap, COLUMNS, tuple(cells), frozenset(bold))
+
+
+def tidy_frame(results: list[TableResult]) -> pd.DataFrame:
+    rows = []
+    for t in results:
+        for r in t.rows:
+            p = r.paper
+            rows.append({
+                "table": t.number, "row": r.row, "config_uid": r.config_uid, "status": r.status, "n": r.n,
+                "top1_err_mean": r.mean("top1"), "top1_err_std": std(r.top1) if r.top1 else None,
+                "top5_err_mean": r.mean("top5"), "top5_err_std": std(r.top5) if r.top5 else None,
+                "params_m": r.params_m, "gflops": r.gflops, "reference": r.reference, "p_value": r.p_value,
+                "differs_from_reference": r.differs,
+                "paper_top1_err": p.top1_err if p else None, "paper_top5_err": p.top5_err if p else None,
+                "paper_params_m": p.params_m if p else None, "paper_gflops": p.gflops if p else None,
+                "failures": " | ".join(r.failures),
+            })
+    return pd.DataFrame(rows)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ablations.config import DataConfig, ExperimentConfig, TrainConfig
+from ablations.data import TensorBatches, load_split
+from ablations.trainer import NonFiniteLoss, train
+from senet_core import ModelConfig
+
+CPU = torch.device("cpu")
+
+
+def _setup(tmp_path, **train_kw):
+    cfg = ExperimentConfig(
+        model=ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.25),
+        data=DataConfig(name="fake", train_size=128, test_size=64, batch_size=32),
+        train=TrainConfig(epochs=3, lr=0.05, **train_kw),
+    )
+    tr, te = (load_split(cfg.data, tmp_path, t) for t in (True, False))
+    return cfg, TensorBatches(tr, cfg.data, 32, CPU, True), TensorBatches(te, cfg.data, 64, CPU, False), te
+
+
+class Stop(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    cfg, tr, te, _ = _setup(tmp_path)
+    full = train(cfg, 3, tr, te, CPU, tmp_path / "full.pt")
+
+    def stop_after_first(epoch, metrics):
+        if epoch == 0:
+            raise Stop
+
+    ckpt = tmp_path / "resumed.pt"
+    with pytest.raises(Stop):
+        train(cfg, 3, tr, te, CPU, ckpt, on_epoch=stop_after_first)
+    logged = []
+    resumed = train(cfg, 3, tr, te, CPU, ckpt, on_epoch=lambda e, m: logged.append(e))
+    assert resumed.resumed_from == 1
+    assert logged == [0, 1, 2]  # earlier epochs are re-logged for the new tracking run
+    assert resumed.final == full.final
+    for a, b in zip(resumed.history, full.history, strict=True):
+        assert a["train_loss"] == b["train_loss"]
+
+
+def test_different_seeds_differ(tmp_path):
+    cfg, tr, te, _ = _setup(tmp_path)
+    a = train(cfg, 0, tr, te, CPU)
+    b = train(cfg, 1, tr, te, CPU)
+    assert a.history[0]["train_loss"] != b.history[0]["train_loss"]
+
+
+def test_nan_loss_fails_with_a_reason(tmp_path):
+    cfg, tr, te, _ = _setup(tmp_path, momentum=0.0)
+    cfg = ExperimentConfig(cfg.model, cfg.data, TrainConfig(epochs=1, lr=1e30))
+    with pytest.raises(NonFiniteLoss, match="non-finite training loss"):
+        train(cfg, 0, tr, te, CPU)
+
+
+def test_excitation_statistics(tmp_path):
+    cfg, tr, te, test_split = _setup(tmp_path)
+    out = train(cfg, 0, tr, te, CPU, excitation_split=test_split)
+    assert set(out.excitation["stages"]) == {"1", "2", "3"}
+    stage3 = out.excitation["stages"]["3"]
+    assert stage3["channels"] == 16
+    assert len(stage3["per_class"]) == 10
+    cls = stage3["per_class"]["class0"]
+    assert cls["n"] == 7 and len(cls["mean"]) == 16  # 64 fake images, labels i % 10
+    assert all(0 <= v <= 1 for v in cls["mean"])
