@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -102,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {redact(str(err))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the run in progress is marked failed and keeps its checkpoint; "
+              "run the same command again to finish what is missing", file=sys.stderr)
+        return 130
 
 
 def _check_inputs(plan, settings) -> None:
@@ -187,32 +192,58 @@ def _run_inline(settings, plan, parent_tags, done: int) -> None:
 
 
 def _run_processes(args, settings, parent_tags) -> None:
-    """N local worker processes; each GPU gets one, CPU threads are split among them."""
+    """N local worker processes; each GPU gets one, CPU threads are split among them.
+
+    With a SQLite tracking store the workers log through one ``mlflow server`` started
+    here on 127.0.0.1, so no worker ever waits on a locked SQLite file.
+    """
     import torch
 
+    from .tracking import MlflowServer
+
+    server = None
+    tracking = settings.tracking_uri
+    if tracking.startswith("sqlite"):
+        server = MlflowServer(tracking, settings.artifact_root).start()
+        tracking = server.url
     gpus = torch.cuda.device_count() if settings.device != "cpu" else 0
     threads = settings.threads or max(1, (os.cpu_count() or 1) // args.workers)
     base = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
-            "--study", settings.study, "--storage", settings.storage, "--tracking-uri", settings.tracking_uri,
+            "--study", settings.study, "--storage", settings.storage, "--tracking-uri", tracking,
             "--run-dir", str(settings.run_dir), "--checkpoint-dir", str(settings.checkpoint_dir),
             "--data-root", str(settings.data_root), "--device", settings.device, "--threads", str(threads),
             "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
             "--no-progress"]
     procs = []
-    for i in range(args.workers):
-        env = dict(os.environ)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        procs.append(subprocess.Popen(base, env=env))
     try:
+        for i in range(args.workers):
+            env = dict(os.environ)
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+            # Own sessions: a Ctrl-C reaches the launcher, which stops the workers itself.
+            procs.append(subprocess.Popen(base, env=env, start_new_session=True))
         for p in procs:
             p.wait()
     except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
+        _stop_workers(procs)
         raise
+    finally:
+        if server:
+            server.stop()
+
+
+def _stop_workers(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
+    """SIGINT each worker (it fails its current run cleanly and exits), then SIGKILL stragglers."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -221,6 +252,8 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args, args.study)
     from . import engine
 
+    # The launcher stops workers with SIGINT; a scheduler (Slurm, Kubernetes) with SIGTERM.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         worker = engine.Worker(settings, on_done=lambda run, result, s: print(f"{run.name}: {result} ({s:.1f} s)", flush=True))
     except KeyError:

@@ -15,6 +15,9 @@ value adds a configuration.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import sys
 import threading
 import time
@@ -35,12 +38,13 @@ from .data import FolderBatches, TensorBatches, load_split
 from .plan import Plan, Run
 from .schema import parse, to_dict
 from .settings import Settings
-from .tracking import Tracker
+from .tracking import Tracker, retry_first_use
 from .trainer import NonFiniteLoss, train
 from .urls import redact
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-warnings.filterwarnings("ignore", category=ExperimentalWarning, module=__name__)
+# Heartbeats and fail_stale_trials are experimental in Optuna 5; they are used on purpose.
+warnings.filterwarnings("ignore", category=ExperimentalWarning)
 SEED_DISTRIBUTION = IntDistribution(0, 2**31 - 1)
 
 
@@ -48,20 +52,20 @@ def make_storage(settings: Settings) -> RDBStorage:
     engine_kwargs = {"connect_args": {"timeout": 60}} if settings.storage.startswith("sqlite") else {}
     if settings.storage.startswith("sqlite"):
         Path(settings.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return RDBStorage(
+    return retry_first_use(lambda: RDBStorage(
         settings.storage,
         engine_kwargs=engine_kwargs,
         heartbeat_interval=settings.heartbeat_interval,
         grace_period=settings.grace_period,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry),
-    )
+    ))
 
 
 def open_study(settings: Settings, storage: RDBStorage, create: bool) -> optuna.Study:
     if create:
-        return optuna.create_study(
+        return retry_first_use(lambda: optuna.create_study(
             study_name=settings.study, storage=storage, direction="minimize", load_if_exists=True
-        )
+        ))
     return optuna.load_study(study_name=settings.study, storage=storage)
 
 
@@ -118,10 +122,9 @@ class Heartbeat:
 
     def _beat(self, storage: RDBStorage, trial_id: int, interval: float) -> None:
         while True:
-            try:
+            # A missed beat is retried; only a long outage makes the trial stale.
+            with contextlib.suppress(Exception):
                 storage.record_heartbeat(trial_id)
-            except Exception:  # a missed beat is retried; a long outage makes the trial stale
-                pass
             if self._stop.wait(interval):
                 return
 
@@ -206,9 +209,9 @@ class Worker:
     def _duplicate_of(self, claim: _Claim) -> int | None:
         """Another trial already owns this run: COMPLETE, or RUNNING with a lower number."""
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-            if t.number != claim.number and _key(t) == claim.run.key:
-                if t.state == TrialState.COMPLETE or t.number < claim.number:
-                    return t.number
+            same = t.number != claim.number and _key(t) == claim.run.key
+            if same and (t.state == TrialState.COMPLETE or t.number < claim.number):
+                return t.number
         return None
 
     def run_forever(self, poll: float = 2.0) -> int:
@@ -234,6 +237,7 @@ class Worker:
             self.study.tell(claim.number, state=TrialState.PRUNED)
             return 0
         self.storage.set_trial_param(claim.trial_id, "seed", float(run.seed), SEED_DISTRIBUTION)
+        self.storage.set_trial_user_attr(claim.trial_id, "worker", f"{socket.gethostname()}:{os.getpid()}")
         tags = {
             "suite": self.study.user_attrs.get("suite", ""),
             "preset": self.study.user_attrs.get("preset", ""),
@@ -243,7 +247,7 @@ class Worker:
             "seed": str(run.seed),
             "optuna.trial": str(claim.number),
             "device": self.device_name,
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
         }
         child = self.tracker.start_child(self.parent_id, run.config, run.name, tags, run.seed)
         self.tracker.mark_failed_attempts(run.config_uid, run.seed, keep=child.run_id)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +34,24 @@ PER_EPOCH = ("train_loss", "train_top1_err", "val_loss", "val_top1_err", "val_to
              "lr", "epoch_time_s", "images_per_s")
 
 
+def retry_first_use(fn, attempts: int = 8):
+    """Run ``fn``, retrying while concurrent processes race to create a fresh database's
+    tables (both MLflow and Optuna run schema migrations on first use)."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except Exception as err:  # the race surfaces as IntegrityError/ProgrammingError/MlflowException
+            if i == attempts - 1 or not _is_schema_race(err):
+                raise
+            time.sleep(0.5 + i)
+
+
+def _is_schema_race(err: BaseException) -> bool:
+    text = f"{type(err).__name__}: {err}"
+    return any(s in text for s in ("alembic_version", "already exists", "UniqueViolation", "duplicate key",
+                                   "IntegrityError", "database is locked"))
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -41,7 +62,7 @@ class Tracker:
 
     def __init__(self, uri: str, study: str, artifact_root: Path | None = None) -> None:
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = retry_first_use(lambda: MlflowClient(tracking_uri=uri))
         exp = self.client.get_experiment_by_name(study)
         if exp is None:
             location = artifact_root.resolve().as_uri() if artifact_root else None
@@ -221,3 +242,48 @@ def log_report(uri: str, study: str, files: list[Path]) -> None:
     parent = client.search_runs([exp.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1)[0]
     for f in files:
         client.log_artifact(parent.info.run_id, str(f), artifact_path="report")
+
+
+class MlflowServer:
+    """``mlflow server`` on 127.0.0.1 in front of a database store, so that many local
+    worker processes write through one server instead of contending for a SQLite file."""
+
+    def __init__(self, backend_uri: str, artifact_root: Path, host: str = "127.0.0.1") -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind((host, 0))
+            self.port = s.getsockname()[1]
+        self.host = host
+        self.url = f"http://{host}:{self.port}"
+        artifact_root.mkdir(parents=True, exist_ok=True)
+        self.cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
+                    "--default-artifact-root", artifact_root.resolve().as_uri(), "--no-serve-artifacts",
+                    "--host", host, "--port", str(self.port), "--workers", "1"]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120.0) -> MlflowServer:
+        import urllib.request
+
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
+                raise RuntimeError(f"mlflow server exited: {redact(err)}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)

@@ -7,10 +7,10 @@ import datetime as dt
 from pathlib import Path
 
 from ablations.config import ExperimentConfig, config_uid
+from ablations.errors import ConfigError
 from ablations.schema import parse
 from ablations.settings import make_settings
 from ablations.tracking import StudyRuns, log_report, read_study
-from ablations.errors import ConfigError
 
 from . import figures
 from .pdf import write_pdf

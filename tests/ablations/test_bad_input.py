@@ -1,0 +1,109 @@
+"""Bad input: one clear line naming the key or path and the valid choices, exit code 2,
+and nothing written (no run directory, no stores)."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ablations.cli import main
+from tests.conftest import ROOT
+
+BASE = yaml.safe_load((ROOT / "sweeps.yaml").read_text())
+
+
+def _yaml_with(mutate):
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _set(path, value):
+    def mutate(data):
+        node = data
+        *head, last = path
+        for key in head:
+            node = node[key]
+        node[last] = value
+    return mutate
+
+
+def _dup_rows(data):
+    data["suites"]["paper"]["tables"][11].append({"row": "Max", "set": {"model.se.squeeze": "max"}})
+
+
+CASES = [
+    # id, yaml text (None: the real sweeps.yaml), extra argv, expected fragments
+    ("malformed-yaml", "base: [1, 2\n", [], ["malformed YAML", "line"]),
+    ("empty-yaml", "", [], ["the file is empty", "base, seeds, suites, presets"]),
+    ("not-a-mapping", "- a\n- b\n", [], ["expected a mapping", "base, seeds, suites, presets"]),
+    ("unknown-top-key", _yaml_with(lambda d: d.update(preset={})), [], ["unknown key 'preset'", "did you mean 'presets'"]),
+    ("duplicate-key", "base: {}\nbase: {}\n", [], ["duplicate key 'base'", "line 2"]),
+    ("unknown-nested-key", _yaml_with(_set(["base", "model", "se", "reduktion"], 4)), [],
+     ["model.se.reduktion", "did you mean 'reduction'", "valid keys"]),
+    ("wrong-type", _yaml_with(_set(["base", "model", "se", "reduction"], "eight")), [],
+     ["model.se.reduction", "expected an integer"]),
+    ("reduction-zero", None, ["--set", "model.se.reduction=0"], ["model.se", "reduction must be a positive integer"]),
+    ("stages-outside-backbone", None, ["--set", "model.se.stages=[6]"], ["model.se.stages", "valid stages: [2, 3, 4, 5]"]),
+    ("epochs-negative", None, ["--set", "train.epochs=-1"], ["train", "epochs must be >= 0"]),
+    ("seeds-flag-zero", None, ["--seeds", "0"], ["--seeds", ">= 1"]),
+    ("seeds-yaml-zero", _yaml_with(lambda d: d["presets"]["tiny"].update(seeds=0)), [], ["seeds", ">= 1"]),
+    ("unknown-squeeze", None, ["--set", "model.se.squeeze=median"], ["model.se.squeeze", "valid choices: avg, max, none"]),
+    ("unknown-gate", None, ["--set", "model.se.gate=softmax"], ["model.se.gate", "valid choices: sigmoid, tanh, relu"]),
+    ("unknown-integration", None, ["--set", "model.se.integration=prefix"],
+     ["model.se.integration", "valid choices: standard, pre, post, identity, inner"]),
+    ("unknown-arch", None, ["--set", "model.arch=resnet51"], ["model.arch", "resnet51", "valid choices", "resnet50"]),
+    ("unknown-dataset", None, ["--set", "data.name=mnist"], ["data.name", "valid choices: cifar10, cifar100, imagefolder, fake"]),
+    ("unknown-suite", None, ["--suite", "papr"], ["unknown suite 'papr'", "did you mean 'paper'", "valid choices"]),
+    ("unknown-preset", None, ["--preset", "tinny"], ["unknown preset 'tinny'", "did you mean 'tiny'"]),
+    ("duplicate-row-label", _yaml_with(_dup_rows), [], ["suites.paper.tables.11", "duplicate row label 'Max'"]),
+    ("unreadable-config", "MISSING", [], ["cannot read config file", "does-not-exist.yaml"]),
+    ("storage-scheme", None, ["--storage", "redis://localhost:6379"], ["--storage", "unknown scheme 'redis'", "valid schemes"]),
+    ("tracking-scheme-redacted", None, ["--tracking-uri", "ftp://alice:hunter2@host/x"],
+     ["--tracking-uri", "unknown scheme 'ftp'", "alice:***@host"]),
+    ("data-root-without-dataset", None, ["--data-root", "EMPTY"], ["data root", "no cifar10 found", "SENET_DATA_ROOT"]),
+    ("set-without-equals", None, ["--set", "model.se.reduction"], ["--set", "expected KEY=VALUE"]),
+    ("set-under-null", None, ["--set", "model.se=null", "--set", "model.se.reduction=4"], ["cannot set 'model.se.reduction'", "model.se is null"]),
+    ("num-classes-mismatch", None, ["--set", "data.name=cifar100"], ["model.num_classes is 10", "cifar100", "100 classes"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(case, tmp_path, capsys, data_root):
+    name, text, extra, fragments = case
+    if text is None:
+        config = ROOT / "sweeps.yaml"
+    elif text == "MISSING":
+        config = tmp_path / "does-not-exist.yaml"
+    else:
+        config = tmp_path / "sweeps.yaml"
+        config.write_text(text)
+    extra = [str(tmp_path / "empty") if a == "EMPTY" else a for a in extra]
+    (tmp_path / "empty").mkdir()
+    run_dir = tmp_path / "runs"
+    argv = ["--config", str(config), "--preset", "tiny", "--run-dir", str(run_dir), "--data-root", str(data_root), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, f"{fragment!r} not in {err!r}"
+    assert "hunter2" not in err
+    assert not run_dir.exists()
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "runs").exists()
+
+
+def test_bad_input_from_the_real_command_line(tmp_path):
+    """The script itself: exit code 2, one line on stderr, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_sweep.py"), "--preset", "tiny", "--set", "model.se.gate=softmax",
+         "--run-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert "valid choices: sigmoid, tanh, relu" in proc.stderr
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,77 @@
+"""A throw-away PostgreSQL server from the machine's own packages (initdb/pg_ctl).
+
+Runs in a temporary directory on a free loopback port, as the ``postgres`` user when
+started by root (PostgreSQL refuses to run as root). ``python -m tests.postgres`` starts
+one for development and prints its URL; ``make postgres`` does the same.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} not found (install the postgresql package)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalPostgres:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="senet-pg-"))
+        self.port = free_port()
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *cmd: str) -> None:
+        full = ["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres else list(cmd)
+        subprocess.run(full, check=True, capture_output=True, text=True, cwd="/")
+
+    def start(self) -> LocalPostgres:
+        data = self.dir / "data"
+        self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(_bin("pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "-t", "60", "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200", "start")
+        return self
+
+    def create_db(self, name: str) -> str:
+        self._run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return self.url(name)
+
+    def url(self, db: str) -> str:
+        # trust auth: the password is not checked; it is there so redaction can be tested.
+        return f"postgresql://postgres:s3cret-pw@127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        try:
+            self._run(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    pg = LocalPostgres().start()
+    print(f"PostgreSQL on 127.0.0.1:{pg.port}\n  optuna: {pg.create_db('optuna')}\n  mlflow: {pg.create_db('mlflow')}")
+    print("Ctrl-C stops it and deletes its data.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pg.stop()
+        sys.exit(0)

@@ -1,0 +1,112 @@
+"""Tables from a real MLflow SQLite store filled with known metrics."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ablations.config import ExperimentConfig, config_uid
+from ablations.schema import to_dict
+from ablations.tracking import Tracker, log_plan, read_study
+from report.study import build_report
+from senet_core import ModelConfig, SEConfig
+
+SEEDS = 3
+
+
+def _cfg(se):
+    return ExperimentConfig(model=ModelConfig(arch="cifar_resnet20", num_classes=10, se=se))
+
+
+R2, R16, BASE = _cfg(SEConfig(reduction=2)), _cfg(SEConfig()), _cfg(None)
+MAX = _cfg(SEConfig(squeeze="max"))
+TOP1 = {config_uid(R2): [30.0, 31.0, 32.0], config_uid(R16): [35.0, 36.0, 37.0]}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    tracker = Tracker(uri, "known", tmp / "artifacts")
+    parent = tracker.parent_run({"suite": "paper"})
+    log_plan(tracker, parent, {
+        "suite": "paper", "preset": "test", "seeds": SEEDS, "base": to_dict(R16),
+        "tables": [
+            {"number": 10, "title": "Reduction ratio r", "rows": [
+                {"row": "2", "config_uid": config_uid(R2)},
+                {"row": "16", "config_uid": config_uid(R16)},
+                {"row": "original", "config_uid": config_uid(BASE)}]},
+            {"number": 11, "title": "Squeeze operator", "rows": [
+                {"row": "Max", "config_uid": config_uid(MAX)},
+                {"row": "Avg", "config_uid": config_uid(R16)}]},
+        ],
+    })
+    for cfg in (R2, R16):
+        uid = config_uid(cfg)
+        for seed, err in enumerate(TOP1[uid]):
+            # r=16's seed 2 finished only on its second attempt.
+            if uid == config_uid(R16) and seed == 2:
+                lost = tracker.start_child(parent, cfg, "lost", {"config_uid": uid, "seed": str(seed)}, seed)
+                lost.finish(False, "worker lost")
+            run = tracker.start_child(parent, cfg, f"r seed {seed}", {"config_uid": uid, "seed": str(seed)}, seed)
+            run.log_epoch(0, {"val_top1_err": err + 10, "val_top5_err": 20.0})
+            run.log_epoch(1, {"val_top1_err": err, "val_top5_err": err / 3})
+            run.log_once({"params_m": 1.5 if uid == config_uid(R2) else 1.2, "gflops": 0.04,
+                          "final_val_top1_err": err, "final_val_top5_err": err / 3})
+            run.finish(True)
+    failed = tracker.start_child(parent, BASE, "base", {"config_uid": config_uid(BASE), "seed": "0"}, 0)
+    failed.finish(False, "NonFiniteLoss: non-finite training loss at epoch 0")
+    return uri, tmp
+
+
+def test_tables_from_known_metrics(store):
+    uri, tmp = store
+    study = read_study(uri, "known")
+    written = build_report(study, tmp / "out", ["md", "csv", "tex"])
+    assert {p.name for p in written} == {"tables.md", "tables.csv", "tables.tex"}
+    csv = pd.read_csv(tmp / "out" / "tables.csv", dtype={"row": str})
+    csv["failures"] = csv.failures.fillna("")
+    assert list(zip(csv.table, csv.row, strict=True)) == [
+        (10, "2"), (10, "16"), (10, "original"), (11, "Max"), (11, "Avg")]
+    r2 = csv.iloc[0]
+    assert r2.status == "ok" and r2.n == 3
+    assert r2.top1_err_mean == pytest.approx(31.0) and r2.top1_err_std == pytest.approx(1.0)
+    assert r2.paper_top1_err == 22.29 and r2.paper_params_m == 45.7
+    assert r2.reference == "16" and float(r2.p_value) < 0.05 and bool(r2.differs_from_reference)
+    r16 = csv.iloc[1]
+    assert r16.n == 3 and r16.top1_err_mean == pytest.approx(36.0) and r16.status == "ok"
+    assert "worker lost" in r16.failures  # the lost attempt is kept visible
+    base = csv.iloc[2]
+    assert base.status == "failed" and base.n == 0 and pd.isna(base.top1_err_mean)
+    assert "NonFiniteLoss" in base.failures
+    assert csv.iloc[3].status == "missing"
+    assert csv.iloc[4].top1_err_mean == pytest.approx(36.0)  # Avg shares r=16's runs
+
+    md = (tmp / "out" / "tables.md").read_text()
+    assert "| 2 | **31.00 ± 1.00** |" in md  # best top-1 in bold, mean ± std
+    assert "| 16 | 36.00 ± 1.00 |" in md
+    assert "| original | FAILED | FAILED |" in md
+    assert "| Max | missing | missing |" in md
+    row2 = next(line for line in md.splitlines() if line.startswith("| 2 |"))
+    assert "| † |" in row2 and "| 22.29 | 6.00 |" in row2
+    row16 = next(line for line in md.splitlines() if line.startswith("| 16 |"))
+    assert "| ref. |" in row16
+    assert "Welch's t-test" in md
+    tex = (tmp / "out" / "tables.tex").read_text()
+    assert r"\toprule" in tex and r"\textbf{31.00 $\pm$ 1.00}" in tex
+
+
+def test_partial_seeds_show_n(store, tmp_path):
+    uri, _ = store
+    study = read_study(uri, "known")
+    study.plan["seeds"] = 4  # as if a fourth seed were planned and not yet run
+    build_report(study, tmp_path, ["md"])
+    assert "31.00 ± 1.00 (n=3)" in (tmp_path / "tables.md").read_text()
+
+
+def test_unknown_study_is_a_clear_error(store):
+    from ablations.errors import ConfigError
+
+    uri, _ = store
+    with pytest.raises(ConfigError, match="no such study in .*; studies there: .*known"):
+        read_study(uri, "nope")

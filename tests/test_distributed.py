@@ -1,0 +1,158 @@
+"""Many workers, one sweep, on a real PostgreSQL: no duplicates, crash recovery with
+resume from checkpoint, clean Ctrl-C, concurrent launchers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT
+from tests.postgres import LocalPostgres
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = LocalPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def stores(pg, request):
+    name = request.node.name.replace("test_", "").replace("[", "_").replace("]", "")[:40].lower()
+    return pg.create_db(f"optuna_{name}"), pg.create_db(f"mlflow_{name}")
+
+
+def _cmd(tmp, data_root, storage, tracking, study, *extra):
+    return [sys.executable, str(ROOT / "run_sweep.py"), "--preset", "tiny", "--study", study,
+            "--storage", storage, "--tracking-uri", tracking, "--run-dir", str(tmp / "runs"),
+            "--data-root", str(data_root), "--heartbeat-interval", "1", "--grace-period", "4",
+            "--no-progress", *extra]
+
+
+def _table10_only(tmp):
+    """The paper suite cut to Table 10 (6 configurations), for the slower scenarios."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "sweeps.yaml").read_text())
+    data["suites"]["paper"]["tables"] = {10: data["suites"]["paper"]["tables"][10]}
+    path = tmp / "sweeps-t10.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return ["--config", str(path)]
+
+
+def _env(cache_dir):
+    return {**os.environ, "SENET_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
+
+
+def _finished_per_key(tracking, study):
+    client = MlflowClient(tracking_uri=tracking)
+    exp = client.get_experiment_by_name(study)
+    runs = client.search_runs([exp.experiment_id], "tags.`senet.role` = 'run'", max_results=5000)
+    finished = Counter((r.data.tags["config_uid"], r.data.tags["seed"]) for r in runs if r.info.status == "FINISHED")
+    return finished, runs
+
+
+def test_four_workers_no_duplicates(tmp_path, data_root, cache_dir, stores):
+    storage, tracking = stores
+    proc = subprocess.run(_cmd(tmp_path, data_root, storage, tracking, "four", "--seeds", "2", "--workers", "4"),
+                          capture_output=True, text=True, timeout=900, env=_env(cache_dir))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "34/34 runs finished, 0 failed" in proc.stdout
+    assert "s3cret-pw" not in proc.stdout + proc.stderr
+    finished, runs = _finished_per_key(tracking, "four")
+    assert len(finished) == 34 and set(finished.values()) == {1}
+    workers = {r.data.tags.get("optuna.trial") for r in runs}
+    assert len(workers) == 34
+    study = optuna.load_study(study_name="four", storage=storage)
+    assert len({t.user_attrs["worker"] for t in study.trials if "worker" in t.user_attrs}) > 1  # really parallel
+    for r in runs:
+        assert all("s3cret" not in v for v in r.data.params.values())
+
+
+def test_kill_9_worker_is_retried_and_resumes(tmp_path, data_root, cache_dir, stores):
+    storage, tracking = stores
+    # Few, longer runs so that a kill lands mid-run, after an epoch checkpoint.
+    cmd = _cmd(tmp_path, data_root, storage, tracking, "kill", "--workers", "2", *_table10_only(tmp_path),
+               "--set", "train.epochs=5", "--set", "data.train_size=384")
+    launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
+    victim = None
+    deadline = time.monotonic() + 300
+    while victim is None and time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            study = optuna.load_study(study_name="kill", storage=storage)
+        except KeyError:
+            continue
+        for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+            ckpt = tmp_path / "runs" / "checkpoints" / "kill" / f"{t.user_attrs['config_uid']}-seed0.pt"
+            if "worker" in t.user_attrs and ckpt.exists():
+                victim = t
+                break
+    assert victim is not None, "no run reached its first checkpoint"
+    pid = int(victim.user_attrs["worker"].split(":")[1])
+    os.kill(pid, signal.SIGKILL)
+    out, _ = launcher.communicate(timeout=900)
+    finished, runs = _finished_per_key(tracking, "kill")
+    assert len(finished) == 6 and set(finished.values()) == {1}, out[-3000:]
+    key = (victim.user_attrs["config_uid"], "0")
+    attempts = [r for r in runs if (r.data.tags["config_uid"], r.data.tags["seed"]) == key]
+    assert sorted(r.info.status for r in attempts) == ["FAILED", "FINISHED"]
+    retry = next(r for r in attempts if r.info.status == "FINISHED")
+    assert int(retry.data.tags["resumed_from_epoch"]) >= 1
+    study = optuna.load_study(study_name="kill", storage=storage)
+    assert study.trials[victim.number].state == optuna.trial.TrialState.FAIL
+
+
+def test_ctrl_c_stops_workers_and_rerun_finishes(tmp_path, data_root, cache_dir, stores):
+    storage, tracking = stores
+    cmd = _cmd(tmp_path, data_root, storage, tracking, "sigint", "--workers", "2", *_table10_only(tmp_path),
+               "--set", "train.epochs=3")
+    launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            study = optuna.load_study(study_name="sigint", storage=storage)
+        except KeyError:
+            continue
+        if len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) >= 2:
+            break
+    launcher.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    out, _ = launcher.communicate(timeout=60)
+    stopped_in = time.monotonic() - t0
+    assert launcher.returncode == 130, out[-2000:]
+    assert stopped_in < 25
+    study = optuna.load_study(study_name="sigint", storage=storage)
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))  # nothing left hanging
+    done_before = len({t.user_attrs["config_uid"] for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))})
+    assert 2 <= done_before < 6
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_env(cache_dir))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"{done_before} already finished" in proc.stdout
+    finished, _ = _finished_per_key(tracking, "sigint")
+    assert len(finished) == 6 and set(finished.values()) == {1}
+
+
+def test_two_launchers_do_not_duplicate(tmp_path, data_root, cache_dir, stores):
+    storage, tracking = stores
+    cmd = _cmd(tmp_path, data_root, storage, tracking, "twice")
+    a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
+    b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
+    out_a, _ = a.communicate(timeout=900)
+    out_b, _ = b.communicate(timeout=900)
+    assert a.returncode == 0 and b.returncode == 0, out_a[-2000:] + out_b[-2000:]
+    finished, runs = _finished_per_key(tracking, "twice")
+    assert len(finished) == 17 and set(finished.values()) == {1}
+    assert len(runs) == 17  # duplicates were skipped before any training or tracking
