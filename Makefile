@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 STUDY  ?= paper-smoke
 export SENET_DATA_ROOT ?= $(abspath ../shared/data)
 
-.PHONY: venv test sweep report structure bench lint clean
+.PHONY: venv test sweep report structure bench lint clean postgres
 
 venv: $(STAMP)
 
@@ -31,6 +31,7 @@ structure: $(STAMP)
 	$(PY) -m report structure --format md
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks
 
 lint: $(STAMP)
@@ -38,3 +39,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf runs reports .pytest_cache
+
+postgres: $(STAMP)
+	$(PY) -m tests.postgres

@@ -67,7 +67,11 @@ class Tracker:
         if exp is None:
             location = artifact_root.resolve().as_uri() if artifact_root else None
             try:
-                exp_id = self.client.create_experiment(study, artifact_location=location)
+                exp_id = self.client.create_experiment(
+                    study, artifact_location=location,
+                    # MLflow 3's UI opens experiments of this kind on the runs table.
+                    tags={"mlflow.experimentKind": "custom_model_development"},
+                )
             except Exception:  # another worker created it first
                 exp = self.client.get_experiment_by_name(study)
                 if exp is None:

@@ -1,0 +1,51 @@
+"""``python -m benchmarks [--quick] [--format text|json] [--device cpu|cuda]``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from .suite import FULL, QUICK, TINY, dumps, run_all
+
+KEYS = ("trainer_vs_bare", "se_overhead_train", "se_overhead_infer", "vs_timm_train", "sweep_overhead", "loader_headroom")
+TARGETS = {"trainer_vs_bare": ">= 0.95 (0.90 quick)", "se_overhead_train": "<= 1.10", "se_overhead_infer": "<= 1.03",
+           "vs_timm_train": "<= 1.00", "sweep_overhead": "<= 1.05 + 1 s/run", "loader_headroom": ">= 5"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="under 45 s on 2 CPU cores")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the test suite
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--data-root", type=Path, default=Path(os.environ.get("SENET_DATA_ROOT", "data")))
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    budget = TINY if args.tiny else QUICK if args.quick else FULL
+    result = run_all(budget, device, args.data_root)
+    if not (args.quick or args.tiny):
+        out_dir = Path(__file__).resolve().parent / "results"
+        out_dir.mkdir(exist_ok=True)
+        name = f"{'cuda' if device.type == 'cuda' else 'cpu'}-{dt.date.today().isoformat()}.json"
+        (out_dir / name).write_text(dumps(result))
+        result["written"] = str(out_dir / name)
+    if args.format == "json":
+        print(dumps(result))
+    else:
+        print(f"device: {result['device']}, torch {result['torch']}")
+        for key in KEYS:
+            value = result.get(key)
+            shown = "n/a" if value is None else f"{value:.3f}"
+            print(f"  {key:<20} {shown:>8}   target {TARGETS[key]}")
+        if result.get("vs_timm_note"):
+            print(f"  ({result['vs_timm_note']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

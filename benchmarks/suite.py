@@ -1,0 +1,241 @@
+"""The benchmarks of the performance issue: trainer vs bare loop, SE overhead, our SE-ResNet-50
+vs timm's, sweep overhead, and loader headroom."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ablations.config import DataConfig, ExperimentConfig, TrainConfig
+from ablations.data import TensorBatches, TensorSplit, load_split
+from ablations.trainer import memory_format, train
+from senet_core import ModelConfig, SEConfig, build_model
+
+from .ab import alternate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Sizes and repetitions; ``quick`` fits in under 45 s on 2 CPU cores."""
+
+    images: int
+    batch: int
+    width: float
+    repeats: int
+    infer_size: int
+    timm_size: int
+    timm_batch: int
+    sweep_runs: int
+
+
+FULL = Budget(images=2048, batch=64, width=0.25, repeats=7, infer_size=224, timm_size=224, timm_batch=16, sweep_runs=6)
+QUICK = Budget(images=512, batch=64, width=0.125, repeats=3, infer_size=224, timm_size=96, timm_batch=8, sweep_runs=3)
+TINY = Budget(images=128, batch=32, width=0.125, repeats=2, infer_size=64, timm_size=64, timm_batch=2, sweep_runs=2)
+
+
+def _sync(device: torch.device):
+    return (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
+
+
+def _split(n: int, data_root: Path | None) -> tuple[TensorSplit, str]:
+    if data_root and (data_root / "cifar10" / "train").is_dir():
+        cfg = DataConfig(name="cifar10", train_size=n)
+        return load_split(cfg, data_root, True), "cifar10"
+    return load_split(DataConfig(name="fake", train_size=n), Path("."), True), "fake"
+
+
+def _cfg(b: Budget, dataset: str, device: torch.device) -> ExperimentConfig:
+    return ExperimentConfig(
+        model=ModelConfig(arch="cifar_resnet50", num_classes=10, width=b.width),
+        data=DataConfig(name=dataset, train_size=b.images, test_size=b.batch, batch_size=b.batch),
+        train=TrainConfig(epochs=1, lr=0.05, amp=device.type == "cuda"),
+    )
+
+
+def trainer_vs_bare(b: Budget, device: torch.device, data_root: Path | None) -> dict:
+    """Our trainer's training images/s (tensor pipeline, augmentation, optimizer, metrics,
+    MLflow logging of the epoch) over a bare loop on pre-made tensors, same model and batch."""
+    from ablations.tracking import Tracker
+
+    split, dataset = _split(b.images, data_root)
+    cfg = _cfg(b, dataset, device)
+    tr = TensorBatches(split, cfg.data, b.batch, device, True)
+    te = TensorBatches(TensorSplit(split.images[: b.batch], split.labels[: b.batch], split.classes), cfg.data,
+                       b.batch, device, False)
+    tmp = Path(tempfile.mkdtemp())
+    tracker = Tracker(f"sqlite:///{tmp / 'mlflow.db'}", "bench", tmp / "artifacts")
+    child = tracker.start_child(tracker.parent_run({}), cfg, "bench", {}, 0)
+    trainer_s: list[float] = []
+
+    def ours():
+        t_log = []
+
+        def log(epoch, metrics):
+            t0 = time.perf_counter()
+            child.log_epoch(epoch, metrics)
+            t_log.append(time.perf_counter() - t0)
+
+        out = train(cfg, 0, tr, te, device, on_epoch=log)
+        trainer_s.append(b.images / out.history[0]["images_per_s"] + t_log[0])
+
+    model = build_model(cfg.model).to(device)
+    fmt = memory_format(cfg, model, device)
+    model = model.to(memory_format=fmt)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    xs = [tr.normalize(split.images[i:i + b.batch].to(device)).contiguous(memory_format=fmt)
+          for i in range(0, b.images, b.batch)]
+    ys = [split.labels[i:i + b.batch].to(device) for i in range(0, b.images, b.batch)]
+    bare_s: list[float] = []
+    sync = _sync(device)
+
+    def bare():
+        sync()
+        t0 = time.perf_counter()
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.train.amp else contextlib.nullcontext()
+        for x, y in zip(xs, ys, strict=True):
+            with autocast:
+                loss = F.cross_entropy(model(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync()
+        bare_s.append(time.perf_counter() - t0)
+
+    alternate(ours, bare, b.repeats, sync=sync)
+    ours_ips = b.images / statistics.median(trainer_s[1:])
+    bare_ips = b.images / statistics.median(bare_s[1:])
+    return {"trainer_vs_bare": ours_ips / bare_ips, "trainer_images_per_s": ours_ips, "bare_images_per_s": bare_ips,
+            "dataset": dataset}
+
+
+def _step_fn(model, x, y, train_mode: bool, amp: bool):
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+            loss = F.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def infer():
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+            model(x)
+
+    return step if train_mode else infer
+
+
+def _pair(cfg_a: ModelConfig, cfg_b: ModelConfig, size: int, batch: int, device, train_mode: bool, repeats: int,
+          other=None) -> float:
+    amp = device.type == "cuda"
+    ma = build_model(cfg_a).to(device)
+    mb = other if other is not None else build_model(cfg_b)
+    mb = mb.to(device)
+    fmt = torch.channels_last
+    ma, mb = ma.to(memory_format=fmt), mb.to(memory_format=fmt)
+    ma.train(train_mode)
+    mb.train(train_mode)
+    x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
+    y = torch.randint(0, cfg_a.num_classes, (batch,), device=device)
+    return alternate(_step_fn(ma, x, y, train_mode, amp), _step_fn(mb, x, y, train_mode, amp), repeats,
+                     warmup=2, sync=_sync(device)).ratio
+
+
+def se_overhead(b: Budget, device: torch.device) -> dict:
+    """SE-ResNet over ResNet, same backbone: a training step (CIFAR-stem ResNet-50 at the
+    budget's width, 32x32) and single-image inference (ResNet-50, 224x224 in the full run)."""
+    train_cfg = ModelConfig(arch="cifar_resnet50", num_classes=10, width=max(b.width, 0.25))
+    train = _pair(train_cfg, dataclasses.replace(train_cfg, se=None), 32, b.batch, device, True, b.repeats)
+    infer_cfg = ModelConfig(arch="resnet50", num_classes=1000)
+    batch = 1 if device.type == "cpu" else 32
+    infer = _pair(infer_cfg, dataclasses.replace(infer_cfg, se=None), b.infer_size, batch, device, False,
+                  max(b.repeats, 5))
+    return {"se_overhead_train": train, "se_overhead_infer": infer}
+
+
+def vs_timm(b: Budget, device: torch.device) -> dict:
+    """Our SE-ResNet-50 (stride on the 3x3, as timm) over timm's ``seresnet50``, train step."""
+    try:
+        import timm
+    except ImportError:
+        return {"vs_timm_train": None, "vs_timm_note": "timm not installed (pip install -e '.[bench]')"}
+    ours = ModelConfig(arch="resnet50", num_classes=1000, stride_in_1x1=False, se=SEConfig())
+    theirs = timm.create_model("seresnet50", pretrained=False, num_classes=1000)
+    ratio = _pair(ours, ours, b.timm_size, b.timm_batch, device, True, b.repeats, other=theirs)
+    return {"vs_timm_train": ratio, "timm_version": timm.__version__}
+
+
+def sweep_overhead(b: Budget) -> dict:
+    """Wall time of ``run_sweep.py`` on K small runs (start-up, Optuna, MLflow included) over
+    the sum of the runs' own epoch times."""
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    tmp = Path(tempfile.mkdtemp())
+    rows = [{"row": f"r{r}", "set": {"model.se.reduction": r}} for r in (2, 4, 8, 16, 32, 64)[: b.sweep_runs]]
+    sweep = {
+        "base": {"model": {"arch": "cifar_resnet50", "num_classes": 10, "width": b.width},
+                 "data": {"name": "fake", "train_size": b.images, "test_size": 128, "batch_size": b.batch},
+                 "train": {"epochs": 1, "lr": 0.05}},
+        "suites": {"bench": {"tables": {10: rows}}},
+        "presets": {"bench": {"set": {}}},
+    }
+    (tmp / "sweeps.yaml").write_text(yaml.safe_dump(sweep))
+    cmd = [sys.executable, str(ROOT / "run_sweep.py"), "--config", str(tmp / "sweeps.yaml"), "--suite", "bench",
+           "--preset", "bench", "--run-dir", str(tmp / "runs"), "--no-progress", "--device", "cpu"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, cwd=tmp, env={**os.environ})
+    wall = time.perf_counter() - t0
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'runs' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("bench-bench")
+    runs = client.search_runs([exp.experiment_id], "tags.`senet.role` = 'run'")
+    trained = sum(r.data.metrics["epoch_time_s"] for r in runs)
+    return {"sweep_overhead": wall / trained, "sweep_overhead_s_per_run": (wall - trained) / len(runs),
+            "sweep_runs": len(runs), "sweep_wall_s": wall, "sweep_train_s": trained}
+
+
+def loader_headroom(b: Budget, device: torch.device, data_root: Path | None, model_ips: float) -> dict:
+    """Images/s the tensor pipeline delivers (augmented, normalised, on device) over the
+    images/s the model trains at."""
+    split, dataset = _split(b.images, data_root)
+    batches = TensorBatches(split, DataConfig(name=dataset, batch_size=b.batch), b.batch, device, True)
+    sync = _sync(device)
+    times = []
+    for epoch in range(b.repeats + 1):
+        sync()
+        t0 = time.perf_counter()
+        for x, _ in batches.epoch(0, epoch):
+            pass
+        sync()
+        times.append(time.perf_counter() - t0)
+    loader_ips = b.images / min(times[1:])
+    return {"loader_headroom": loader_ips / model_ips, "loader_images_per_s": loader_ips}
+
+
+def run_all(b: Budget, device: torch.device, data_root: Path | None) -> dict:
+    out: dict = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+                 "torch": str(torch.__version__), "budget": dataclasses.asdict(b)}
+    out.update(trainer_vs_bare(b, device, data_root))
+    out.update(se_overhead(b, device))
+    out.update(vs_timm(b, device))
+    out.update(sweep_overhead(b))
+    out.update(loader_headroom(b, device, data_root, out["trainer_images_per_s"]))
+    return out
+
+
+def dumps(result: dict) -> str:
+    return json.dumps(result, indent=1, default=str)
