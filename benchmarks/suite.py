@@ -218,7 +218,7 @@ def loader_headroom(b: Budget, device: torch.device, data_root: Path | None, mod
     for epoch in range(b.repeats + 1):
         sync()
         t0 = time.perf_counter()
-        for x, _ in batches.epoch(0, epoch):
+        for _batch in batches.epoch(0, epoch):
             pass
         sync()
         times.append(time.perf_counter() - t0)
