@@ -30,9 +30,13 @@ def excitation_stats(
         return None
     names = {m: n for n, m in model.named_modules()}
     captured: dict[int, list[torch.Tensor]] = {stage: [] for stage in last}
+    def per_channel(out: torch.Tensor) -> torch.Tensor:
+        # (N, C) after pooling; (N, C, H, W) with squeeze 'none', averaged over positions.
+        return out.float().flatten(2).mean(2) if out.dim() > 2 else out.float()
+
     hooks = [
         block.gate.register_forward_hook(
-            lambda _m, _i, out, stage=stage: captured[stage].append(out.float().mean((2, 3)))
+            lambda _m, _i, out, stage=stage: captured[stage].append(per_channel(out))
         )
         for stage, block in last.items()
     ]

@@ -33,7 +33,7 @@ def count_multiply_adds(model: nn.Module, input_size: int, channels: int = 3) ->
 
     def linear_hook(m: nn.Linear, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
         nonlocal total
-        total += out.numel() * m.in_features
+        total += out.numel() * m.in_features  # the SE FC layers on the pooled vector too
 
     def se_hook(m: SEBlock, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
         nonlocal total

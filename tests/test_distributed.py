@@ -156,3 +156,19 @@ def test_two_launchers_do_not_duplicate(tmp_path, data_root, cache_dir, stores):
     finished, runs = _finished_per_key(tracking, "twice")
     assert len(finished) == 17 and set(finished.values()) == {1}
     assert len(runs) == 17  # duplicates were skipped before any training or tracking
+
+
+def test_local_workers_on_the_default_sqlite_stores(tmp_path, data_root, cache_dir):
+    """No server of the user's: the launcher puts one ``mlflow server`` on 127.0.0.1 in
+    front of the SQLite tracking store, so two workers lose nothing and never hit a lock."""
+    cmd = [sys.executable, str(ROOT / "run_sweep.py"), "--preset", "tiny", "--study", "local",
+           "--run-dir", str(tmp_path / "runs"), "--data-root", str(data_root), "--no-progress",
+           "--workers", "2", *_table10_only(tmp_path), "--seeds", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_env(cache_dir))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "locked" not in proc.stdout + proc.stderr
+    assert "12/12 runs finished, 0 failed" in proc.stdout
+    finished, runs = _finished_per_key(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}", "local")
+    assert len(finished) == 12 and set(finished.values()) == {1} and len(runs) == 12
+    artifacts = list((tmp_path / "runs" / "artifacts").rglob("excitation.json"))
+    assert len(artifacts) == 10  # every SE run (5 configs x 2 seeds) kept its statistics

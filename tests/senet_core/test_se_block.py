@@ -12,7 +12,7 @@ def test_max_squeeze_takes_the_max():
     block.fc1.register_forward_hook(lambda m, i, o: seen.update(z=i[0]))
     u = torch.randn(2, 4, 5, 5)
     block(u)
-    assert torch.equal(seen["z"], u.amax((2, 3), keepdim=True))
+    assert torch.equal(seen["z"], u.amax((2, 3)))
 
 
 def test_avg_squeeze_takes_the_mean():
@@ -21,7 +21,7 @@ def test_avg_squeeze_takes_the_mean():
     block.fc1.register_forward_hook(lambda m, i, o: seen.update(z=i[0]))
     u = torch.randn(2, 4, 5, 5)
     block(u)
-    torch.testing.assert_close(seen["z"], u.mean((2, 3), keepdim=True))
+    torch.testing.assert_close(seen["z"], u.mean((2, 3)))
 
 
 def test_no_squeeze_gives_a_spatial_gate_with_the_same_layers():
@@ -32,7 +32,8 @@ def test_no_squeeze_gives_a_spatial_gate_with_the_same_layers():
     s = se.excitation(u)
     assert s.shape == (2, 8, 6, 6)
     assert s.std(dim=(2, 3)).max() > 1e-3  # a per-position map, not one value per channel
-    assert [p.shape for p in se.parameters()] == [p.shape for p in pooled.parameters()]
+    assert [p.numel() for p in se.parameters()] == [p.numel() for p in pooled.parameters()]
+    assert pooled.excitation(u).shape == (2, 8, 1, 1)
 
 
 @pytest.mark.parametrize("gate,low,high", [("sigmoid", 0, 1), ("tanh", -1, 1), ("relu", 0, float("inf"))])
@@ -45,10 +46,11 @@ def test_gate_range(gate, low, high):
 
 
 def test_hidden_width_and_floor():
-    assert SEBlock(64, SEConfig(reduction=16)).fc1.out_channels == 4
+    assert SEBlock(64, SEConfig(reduction=16)).fc1.out_features == 4
     # On narrow CIFAR stages C // r can be 0; the floor keeps a valid layer.
-    assert SEBlock(16, SEConfig(reduction=32)).fc1.out_channels == 1
-    assert SEBlock(16, SEConfig(reduction=32, min_hidden=4)).fc1.out_channels == 4
+    assert SEBlock(16, SEConfig(reduction=32)).fc1.out_features == 1
+    assert SEBlock(16, SEConfig(reduction=32, min_hidden=4)).fc1.out_features == 4
+    assert SEBlock(16, SEConfig(reduction=32, squeeze="none")).fc1.out_channels == 1
 
 
 def test_bias_switch():

@@ -54,7 +54,7 @@ def test_integration_positions_use_the_right_width():
         m = build_model(ModelConfig(arch="resnet50", se=SEConfig(integration=integration, stages=(2,))))
         return next(b for b in m.stages["stage2"][0].modules() if isinstance(b, SEBlock))
 
-    assert first_block("pre").fc1.in_channels == 64
-    assert first_block("inner").fc1.in_channels == 64
+    assert first_block("pre").fc1.in_features == 64
+    assert first_block("inner").fc1.in_features == 64
     for integration in ("standard", "post", "identity"):
-        assert first_block(integration).fc1.in_channels == 256
+        assert first_block(integration).fc1.in_features == 256
