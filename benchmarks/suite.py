@@ -42,7 +42,7 @@ class Budget:
     sweep_runs: int
 
 
-FULL = Budget(images=2048, batch=64, width=0.25, repeats=7, infer_size=224, timm_size=224, timm_batch=16, sweep_runs=6)
+FULL = Budget(images=1024, batch=64, width=0.25, repeats=5, infer_size=224, timm_size=224, timm_batch=8, sweep_runs=6)
 QUICK = Budget(images=320, batch=64, width=0.125, repeats=3, infer_size=224, timm_size=96, timm_batch=8, sweep_runs=3)
 TINY = Budget(images=128, batch=32, width=0.125, repeats=2, infer_size=64, timm_size=64, timm_batch=2, sweep_runs=2)
 

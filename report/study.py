@@ -125,10 +125,11 @@ def _section7(study: StudyRuns, figdir: Path) -> tuple[list[Path], str]:
         if exc:
             paths = figures.excitation_figures(exc, figdir / "fig6_excitation.png", figdir / "fig7_excitation.png")
             per_class = next(iter(exc["stages"].values()))["per_class"]
-            n = min(v["n"] for v in per_class.values())
+            counts = sorted({v["n"] for v in per_class.values()})
+            n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
             return paths, (
                 f"Excitations of the SE default configuration (config {uid}, seed {r.seed}), last SE block of "
-                f"each stage, averaged over at least {n} test images per class (up to 50)."
+                f"each stage, averaged over {n} test images per class."
             )
     return [], "No excitation statistics: the default SE configuration has no finished run."
 

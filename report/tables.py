@@ -101,7 +101,10 @@ def build_results(study: StudyRuns) -> list[TableResult]:
 def _pm(values: tuple[float, ...], seeds: int) -> str:
     if not values:
         return "—"
-    text = f"{sum(values) / len(values):.2f} ± {std(values):.2f}"
+    if len(values) == 1:
+        text = f"{values[0]:.2f}"  # one seed: no spread to show
+    else:
+        text = f"{sum(values) / len(values):.2f} ± {std(values):.2f}"
     return text + (f" (n={len(values)})" if len(values) != seeds else "")
 
 
