@@ -270,5 +270,12 @@ def _summary(settings, counts: dict[str, int], seconds: float, workers: int) -> 
         f"  MLflow:  mlflow ui --backend-store-uri {redact(settings.tracking_uri)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
         f"  Report:  python -m report --study {settings.study}"
-        + (f" --tracking-uri {redact(settings.tracking_uri)}" if "runs/mlflow.db" not in settings.tracking_uri else "")
+        + (f" --tracking-uri {redact(settings.tracking_uri)}" if settings.tracking_uri != _default_tracking(settings) else "")
     )
+
+
+def _default_tracking(settings) -> str:
+    """The URI ``python -m report`` uses when given none."""
+    from .settings import make_settings
+
+    return make_settings(settings.study).tracking_uri

@@ -47,19 +47,25 @@ def describe_plan(plan: Plan, measure: bool = True) -> str:
         f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {len(plan.cells)} rows -> "
         f"{len(plan.configs)} configurations -> {len(plan.runs)} runs ({plan.sweep.seeds} seeds)",
         "",
-        f"{'table':>5}  {'row':<14} {'config_uid':<12}  {'shared with':<24} {'params (M)':>10} {'GFLOPs':>8} {'est. run':>9}",
+        f"{'table':>5}  {'row':<14} {'config_uid':<12}  {'shared run':<24} {'params (M)':>10} {'GFLOPs':>8} {'est. run':>9}",
     ]
     total = 0.0
     for cell in plan.cells:
         cfg = plan.configs[cell.config_uid]
         shape = shapes[cell.config_uid]
-        shared = [f"T{t} {r}" for t, r in plan.cells_of(cell.config_uid) if (t, r) != (cell.table, cell.row)]
+        cells = plan.cells_of(cell.config_uid)
+        if len(cells) == 1:
+            shared = ""
+        elif cells[0] == (cell.table, cell.row):
+            shared = f"trained once for {len(cells)} rows"
+        else:
+            shared = f"same run as T{cells[0][0]} {cells[0][1]}"
         est = ""
         if rate:
             seconds = _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shape.multiply_adds)
             est = _fmt(seconds)
         lines.append(
-            f"{cell.table:>5}  {cell.row:<14} {cell.config_uid:<12}  {', '.join(shared)[:24]:<24} "
+            f"{cell.table:>5}  {cell.row:<14} {cell.config_uid:<12}  {shared:<24} "
             f"{shape.params_m:>10.3f} {shape.gflops:>8.4f} {est:>9}"
         )
     if rate:

@@ -55,3 +55,14 @@ def test_cifar_depth_picks_the_table_of_the_dataset():
 @pytest.mark.parametrize("preset", ["tiny", "smoke", "cifar10", "cifar100", "imagenet"])
 def test_every_preset_resolves(preset):
     resolve(load_yaml(SWEEPS), "paper", preset)
+
+
+def test_dry_run_text_names_shared_runs(capsys, data_root):
+    assert main(["--suite", "paper", "--preset", "tiny", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "25 rows -> 17 configurations -> 17 runs" in out
+    avg = next(line for line in out.splitlines() if line.split()[:2] == ["11", "Avg"])
+    assert "same run as T10 16" in avg
+    r16 = next(line for line in out.splitlines() if line.split()[:2] == ["10", "16"])
+    assert "trained once for 7 rows" in r16 and "0.415" in r16  # params of the width-1/8 model
+    assert "estimated total" in out
