@@ -114,8 +114,6 @@ def _check_inputs(plan, settings) -> None:
 
     for data_cfg in {cfg.data for cfg in plan.configs.values()}:
         check_data(data_cfg, settings.data_root)
-    if settings.workers < 0:
-        raise ConfigError(f"--workers must be >= 0, got {settings.workers}")
 
 
 def _launch(args: argparse.Namespace) -> int:

@@ -30,7 +30,6 @@ class Settings:
     data_root: Path
     cache_dir: Path
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    workers: int = 1
     threads: int | None = None
     heartbeat_interval: int = 10
     grace_period: int = 40
