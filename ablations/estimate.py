@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 
-from senet_core import build_model, structure
+from senet_core import build_model, median_latency_s, structure
 
 from .plan import Plan
 from .trainer import memory_format
@@ -27,14 +25,13 @@ def measure_images_per_s(cfg, steps: int = 3) -> float:
     fmt = memory_format(cfg, model, torch.device("cpu"))
     model, x = model.to(memory_format=fmt), x.contiguous(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    times = []
-    for _ in range(steps + 1):
-        t = time.perf_counter()
+
+    def step() -> None:
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        times.append(time.perf_counter() - t)
-    return batch / min(times[1:])
+
+    return batch / median_latency_s(step, repeats=steps, warmup=1)
 
 
 def describe_plan(plan: Plan, measure: bool = True) -> str:

@@ -97,9 +97,6 @@ class Tracker:
     def finish_parent(self, run_id: str, failed: bool) -> None:
         self.client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
 
-    def child_runs(self) -> list:
-        return self.client.search_runs([self.experiment_id], f"tags.`{ROLE}` = 'run'", max_results=50000)
-
     def start_child(
         self, parent_id: str, cfg: ExperimentConfig, name: str, tags: dict[str, str], seed: int
     ) -> ChildRun:

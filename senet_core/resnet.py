@@ -118,7 +118,6 @@ class ResNet(nn.Module):
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cin, cfg.num_classes)
-        self.num_features = cin
         self._init_weights()
 
     def _init_weights(self) -> None:
