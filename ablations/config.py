@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from senet_core import ARCHS, ModelConfig, stage_numbers
+from senet_core import ARCHS, ModelConfig, check_stages
 
 from .errors import unknown
 from .schema import flatten
@@ -59,6 +59,11 @@ class DataConfig:
             raise ValueError("padding and workers must be >= 0")
         if self.name == "imagefolder" and not self.path:
             raise ValueError("path is required for name 'imagefolder' (a folder under the data root)")
+
+    @property
+    def input_size(self) -> int:
+        """Side of the images the model sees: ``image_size`` crops, or CIFAR's 32."""
+        return self.image_size if self.name == "imagefolder" else 32
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,7 @@ class ExperimentConfig:
                 f"model.num_classes is {self.model.num_classes} but data.name "
                 f"{self.data.name!r} has {expected} classes"
             )
-        se = self.model.se
-        if se is not None and se.stages != "all":
-            valid = stage_numbers(self.model.arch)
-            if not se.stages or any(s not in valid for s in se.stages):
-                raise ValueError(
-                    f"model.se.stages {list(se.stages)} is invalid for {self.model.arch}; "
-                    f"valid stages: {list(valid)} or 'all'"
-                )
+        check_stages(self.model)
 
 
 def params(cfg: ExperimentConfig) -> dict[str, Any]:

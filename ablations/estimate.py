@@ -11,14 +11,10 @@ from .plan import Plan
 from .trainer import memory_format
 
 
-def _input_size(cfg) -> int:
-    return cfg.data.image_size if cfg.data.name == "imagefolder" else 32
-
-
 def measure_images_per_s(cfg, steps: int = 3) -> float:
     """Training images/s of ``cfg`` on this machine's CPU, from a few steps."""
     model = build_model(cfg.model)
-    size = _input_size(cfg)
+    size = cfg.data.input_size
     batch = min(cfg.data.batch_size, 32)
     x = torch.randn(batch, 3, size, size)
     y = torch.randint(0, cfg.model.num_classes, (batch,))
@@ -37,7 +33,7 @@ def measure_images_per_s(cfg, steps: int = 3) -> float:
 def describe_plan(plan: Plan, measure: bool = True) -> str:
     shapes = {}
     for uid, cfg in plan.configs.items():
-        shapes[uid] = structure(build_model(cfg.model), _input_size(cfg))
+        shapes[uid] = structure(build_model(cfg.model), cfg.data.input_size)
     first_uid, first = next(iter(plan.configs.items()))
     rate = measure_images_per_s(first) if measure else None
     lines = [

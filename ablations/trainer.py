@@ -136,8 +136,7 @@ def train(
     """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier epochs."""
     torch.manual_seed(seed)
     model: ResNet = build_model(cfg.model)
-    input_size = cfg.data.image_size if cfg.data.name == "imagefolder" else 32
-    shape = structure(model, input_size)
+    shape = structure(model, cfg.data.input_size)
     model.to(device)
     fmt = memory_format(cfg, model, device)
     model.to(memory_format=fmt)

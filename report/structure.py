@@ -22,7 +22,6 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "sweeps.yaml"
 
 def structure_rows(config: Path = DEFAULT_CONFIG, suite: str = "paper", preset: str = "imagenet") -> list[dict]:
     sweep = resolve(load_yaml(config), suite, preset)
-    size = sweep.base.data.image_size if sweep.base.data.name == "imagefolder" else 32
     cache: dict[str, tuple[float, float]] = {}
     out = []
     for table in sweep.tables:
@@ -30,7 +29,7 @@ def structure_rows(config: Path = DEFAULT_CONFIG, suite: str = "paper", preset: 
         for row in table.rows:
             uid = config_uid(row.config)
             if uid not in cache:
-                s = structure(build_model(row.config.model), size)
+                s = structure(build_model(row.config.model), row.config.data.input_size)
                 cache[uid] = (s.params_m, s.gflops)
             ref = paper.row(row.label) if paper else None
             out.append({

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .config import Gate, Integration, ModelConfig, SEConfig, Squeeze
 from .registry import Registry
-from .resnet import ARCHS, ArchSpec, ResNet, build_model, stage_numbers
+from .resnet import ARCHS, ArchSpec, ResNet, build_model, check_stages, stage_numbers
 from .se import GATES, SQUEEZES, SEBlock
 from .structure import (
     Structure,
@@ -33,6 +33,7 @@ __all__ = [
     "Squeeze",
     "Structure",
     "build_model",
+    "check_stages",
     "count_multiply_adds",
     "count_params",
     "median_latency_s",

@@ -62,14 +62,8 @@ class ResNet(nn.Module):
 
     def __init__(self, spec: ArchSpec, cfg: ModelConfig) -> None:
         super().__init__()
+        check_stages(cfg)
         se = cfg.se
-        if se is not None and se.stages != "all":
-            bad = [s for s in se.stages if s not in spec.stage_numbers]
-            if bad or not se.stages:
-                raise ValueError(
-                    f"model.se.stages {list(se.stages)} is invalid for {cfg.arch}; "
-                    f"valid stages: {list(spec.stage_numbers)} or 'all'"
-                )
         stem_out = _scaled(spec.planes[0], cfg.width)
         if spec.unit == "preact":
             self.stem = nn.Conv2d(3, stem_out, 3, 1, 1, bias=False)
@@ -154,4 +148,16 @@ def stage_numbers(arch: str) -> tuple[int, ...]:
     return ARCHS.get(arch).stage_numbers
 
 
-__all__ = ["ARCHS", "ArchSpec", "ResNet", "SEConfig", "build_model", "stage_numbers"]
+def check_stages(cfg: ModelConfig) -> None:
+    """Refuse SE stages the backbone does not have, naming the valid ones."""
+    se = cfg.se
+    if se is None or se.stages == "all":
+        return
+    valid = stage_numbers(cfg.arch)
+    if not se.stages or any(s not in valid for s in se.stages):
+        raise ValueError(
+            f"model.se.stages {list(se.stages)} is invalid for {cfg.arch}; valid stages: {list(valid)} or 'all'"
+        )
+
+
+__all__ = ["ARCHS", "ArchSpec", "ResNet", "SEConfig", "build_model", "check_stages", "stage_numbers"]
