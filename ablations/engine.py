@@ -34,7 +34,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import TrialState
 
 from .config import ExperimentConfig, config_uid
-from .data import FolderBatches, TensorBatches, load_split
+from .data import FolderBatches, TensorBatches, TensorSplit, load_split
 from .plan import Plan, Run
 from .schema import parse, to_dict
 from .settings import Settings
@@ -138,7 +138,8 @@ class Heartbeat:
 
 
 class DataCache:
-    """Loaded splits shared by the runs of one worker (most sweeps use one data config)."""
+    """Loaded splits shared by the runs of one worker (most sweeps use one data config),
+    kept on the training device so a GPU receives the dataset once, not once per run."""
 
     def __init__(self, settings: Settings, device: torch.device) -> None:
         self.settings, self.device = settings, device
@@ -153,13 +154,20 @@ class DataCache:
             test = FolderBatches(d, root, d.eval_batch_size, self.device, False)
             return train, test, None
         if key not in self._splits:
-            self._splits = {key: tuple(load_split(d, self.settings.data_root, t, self.settings.cache_dir) for t in (True, False))}
+            self._splits = {key: tuple(
+                _on(load_split(d, self.settings.data_root, t, self.settings.cache_dir), self.device)
+                for t in (True, False)
+            )}
         tr, te = self._splits[key]
         return (
             TensorBatches(tr, d, d.batch_size, self.device, True),
             TensorBatches(te, d, d.eval_batch_size, self.device, False),
             te,
         )
+
+
+def _on(split: TensorSplit, device: torch.device) -> TensorSplit:
+    return TensorSplit(split.images.to(device), split.labels.to(device), split.classes)
 
 
 def resolve_device(name: str) -> torch.device:
