@@ -6,22 +6,14 @@ import torch
 from senet_core import ModelConfig, SEBlock, SEConfig, build_model
 
 
-def test_max_squeeze_takes_the_max():
-    block = SEBlock(4, SEConfig(reduction=2, squeeze="max"))
+@pytest.mark.parametrize("squeeze,pool", [("max", lambda u: u.amax((2, 3))), ("avg", lambda u: u.mean((2, 3)))])
+def test_squeeze_pools_what_it_says(squeeze, pool):
+    block = SEBlock(4, SEConfig(reduction=2, squeeze=squeeze))
     seen = {}
     block.fc1.register_forward_hook(lambda m, i, o: seen.update(z=i[0]))
     u = torch.randn(2, 4, 5, 5)
     block(u)
-    assert torch.equal(seen["z"], u.amax((2, 3)))
-
-
-def test_avg_squeeze_takes_the_mean():
-    block = SEBlock(4, SEConfig(reduction=2, squeeze="avg"))
-    seen = {}
-    block.fc1.register_forward_hook(lambda m, i, o: seen.update(z=i[0]))
-    u = torch.randn(2, 4, 5, 5)
-    block(u)
-    torch.testing.assert_close(seen["z"], u.mean((2, 3)))
+    torch.testing.assert_close(seen["z"], pool(u), rtol=0, atol=1e-6)
 
 
 def test_no_squeeze_gives_a_spatial_gate_with_the_same_layers():
