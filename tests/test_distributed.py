@@ -116,8 +116,9 @@ def test_kill_9_worker_is_retried_and_resumes(tmp_path, data_root, cache_dir, st
 
 def test_ctrl_c_stops_workers_and_rerun_finishes(tmp_path, data_root, cache_dir, stores):
     storage, tracking = stores
+    # Runs long enough (about 10 s each) that the interrupt lands mid-sweep on a fast machine.
     cmd = _cmd(tmp_path, data_root, storage, tracking, "sigint", "--workers", "2", *_table10_only(tmp_path),
-               "--set", "train.epochs=3")
+               "--set", "train.epochs=8")
     launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
