@@ -96,6 +96,9 @@ def _print_plan(plan, fmt: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A process started in the background inherits SIGINT as ignored; the launcher stops its
+    # workers with SIGINT, so both take it back rather than depend on how they were started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if argv[:1] == ["worker"]:
             return _worker(build_worker_parser().parse_args(argv[1:]))
