@@ -61,7 +61,11 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.se_pre(x)
-        out = self.se_standard(self.branch(x)) + self.se_identity(self.shortcut(x))
+        branch, shortcut = self.branch(x), self.se_identity(self.shortcut(x))
+        if isinstance(self.se_standard, SEBlock):
+            out = self.se_standard(branch, shortcut)  # fused: shortcut + branch * s
+        else:
+            out = branch + shortcut
         return self.se_post(self.act(out))
 
 

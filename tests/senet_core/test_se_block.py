@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from senet_core import ModelConfig, SEBlock, SEConfig, build_model
+from senet_core.se import global_avg_pool
 
 
 @pytest.mark.parametrize("squeeze,pool", [("max", lambda u: u.amax((2, 3))), ("avg", lambda u: u.mean((2, 3)))])
@@ -69,3 +70,26 @@ def test_gate_forced_to_one_makes_standard_se_an_identity(arch, size):
     se_real = build_model(ModelConfig(arch=arch, num_classes=10, width=width, se=SEConfig(reduction=4))).eval()
     se_real.load_state_dict(se.state_dict())
     assert not torch.allclose(se_real(x), base(x))
+
+
+def test_global_avg_pool_matches_mean_and_its_gradient():
+    u = torch.randn(3, 5, 4, 6, dtype=torch.double, requires_grad=True)
+    torch.testing.assert_close(global_avg_pool(u), u.mean((2, 3)))
+    assert torch.autograd.gradcheck(global_avg_pool, (u,))
+    channels_last = u.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    assert torch.autograd.gradcheck(global_avg_pool, (channels_last,))
+
+
+@pytest.mark.parametrize("squeeze", ["avg", "max", "none"])
+def test_fused_residual_form_equals_scale_then_add(squeeze):
+    """``block(u, r)`` is ``r + block(u)``, values and gradients (the standard integration)."""
+    torch.manual_seed(0)
+    block = SEBlock(8, SEConfig(reduction=2, squeeze=squeeze, bias=True)).double()
+    u = torch.randn(2, 8, 5, 5, dtype=torch.double, requires_grad=True)
+    r = torch.randn(2, 8, 5, 5, dtype=torch.double, requires_grad=True)
+    fused, unfused = block(u, r), r + block(u)
+    torch.testing.assert_close(fused, unfused)
+    inputs = (u, r, *block.parameters())
+    for a, b in zip(torch.autograd.grad(fused.square().sum(), inputs),
+                    torch.autograd.grad(unfused.square().sum(), inputs), strict=True):
+        torch.testing.assert_close(a, b)
