@@ -178,6 +178,7 @@ class TensorBatches:
     ) -> None:
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
+        self.classes = split.classes
         self.batch_size = batch_size
         self.device = device
         self.train = train
@@ -221,6 +222,7 @@ class FolderBatches:
         size = cfg.train_size if train else cfg.test_size
         targets = np.asarray(self.dataset.targets)
         self.indices = _balanced(targets, size, len(self.dataset.classes)).tolist()
+        self.labels = torch.as_tensor(targets[self.indices])  # in evaluation order
         self.cfg, self.batch_size, self.device, self.train = cfg, batch_size, device, train
         self.classes = tuple(self.dataset.classes)
 

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from senet_core import ResNet, build_model, narrowest_conv, structure
 
 from .config import ExperimentConfig, TrainConfig
-from .data import TensorBatches, TensorSplit
-from .excitation import excitation_stats, subset_for_excitation
+from .data import TensorBatches
+from .excitation import GateRecorder, per_class_mask
 
 CHECK_EVERY = 25
 # oneDNN on the CPU was seen to hang or corrupt memory in the backward pass of
@@ -84,14 +84,15 @@ def memory_format(cfg: ExperimentConfig, model: torch.nn.Module, device: torch.d
 
 def evaluate(
     model: torch.nn.Module, batches, amp: bool, device: torch.device,
-    fmt: torch.memory_format = torch.contiguous_format,
+    fmt: torch.memory_format = torch.contiguous_format, gates: GateRecorder | None = None,
 ) -> dict[str, float]:
+    """Validation loss and top-1/top-5 errors; ``gates`` records excitations on the way."""
     model.eval()
     loss = torch.zeros((), device=device)
     err1 = torch.zeros((), device=device, dtype=torch.long)
     err5 = torch.zeros((), device=device, dtype=torch.long)
     with torch.no_grad(), _autocast(amp, device):
-        for x, y in batches.epoch(0, 0):
+        for x, y in gates.batches(batches.epoch(0, 0)) if gates else batches.epoch(0, 0):
             logits = model(x.contiguous(memory_format=fmt))
             loss += F.cross_entropy(logits.float(), y, reduction="sum")
             e1, e5 = _topk_errors(logits, y)
@@ -131,9 +132,13 @@ def train(
     checkpoint: Path | None = None,
     on_epoch: EpochCallback | None = None,
     progress: Callable[[int], None] | None = None,
-    excitation_split: TensorSplit | None = None,
+    excitation: bool = False,
 ) -> Outcome:
-    """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier epochs."""
+    """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier epochs.
+
+    ``excitation``: record the Section 7 statistics (``EXCITATION_PER_CLASS`` test images
+    per class) during the final evaluation; ``test_batches`` must then hold its labels.
+    """
     torch.manual_seed(seed)
     model: ResNet = build_model(cfg.model)
     shape = structure(model, cfg.data.input_size)
@@ -159,6 +164,8 @@ def train(
         if on_epoch:
             for i, h in enumerate(history):
                 on_epoch(i, h)
+    gates = (GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
+             if excitation and model.se_blocks() else None)
     forward = torch.compile(model) if tc.compile else model
     model.train()
     for epoch in range(start, tc.epochs):
@@ -186,11 +193,14 @@ def train(
         total_loss = loss_sum.item()
         if not math.isfinite(total_loss):
             raise NonFiniteLoss(f"non-finite training loss ({total_loss}) at epoch {epoch}")
+        last = gates if epoch == tc.epochs - 1 else None
+        with last or contextlib.nullcontext():
+            val = evaluate(model, test_batches, tc.amp, device, fmt, last)
         metrics = {
             "train_loss": total_loss / n,
             "train_top1_err": 100.0 * wrong.item() / n,
             "lr": lr,
-            **evaluate(model, test_batches, tc.amp, device, fmt),
+            **val,
             "images_per_s": n / train_time,
         }
         metrics["epoch_time_s"] = time.perf_counter() - t0
@@ -202,14 +212,10 @@ def train(
             })
         if on_epoch:
             on_epoch(epoch, metrics)
+    if gates and start >= tc.epochs:  # resumed a finished run: one pass to record the gates
+        with gates:
+            evaluate(model, test_batches, tc.amp, device, fmt, gates)
     final = history[-1] if history else evaluate(model, test_batches, tc.amp, device, fmt)
-    excitation = None
-    if excitation_split is not None:
-        images, labels = subset_for_excitation(excitation_split.images, excitation_split.labels, EXCITATION_PER_CLASS)
-        sub = TensorSplit(images, labels, excitation_split.classes)
-        batches = TensorBatches(sub, cfg.data, test_batches.batch_size, device, train=False)
-        excitation = excitation_stats(
-            model, ((x.contiguous(memory_format=fmt), y) for x, y in batches.epoch(0, 0)), sub.classes
-        )
+    excitation = gates.stats(test_batches.classes) if gates else None
     return Outcome(history, shape.params_m, shape.gflops, excitation, start,
                    {k: final[k] for k in ("val_loss", "val_top1_err", "val_top5_err")})
