@@ -147,7 +147,7 @@ def _launch(args: argparse.Namespace) -> int:
     log_plan(tracker, tracker.parent_run(parent_tags), plan.to_report_json())
     started = time.perf_counter()
     if args.workers == 1:
-        _run_inline(settings, plan, parent_tags, done)
+        _run_inline(settings, plan, parent_tags, done, storage, tracker)
     elif args.workers > 1:
         _run_processes(args, settings, parent_tags)
     counts = engine.study_counts(st, plan)
@@ -164,7 +164,7 @@ def _git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def _run_inline(settings, plan, parent_tags, done: int) -> None:
+def _run_inline(settings, plan, parent_tags, done: int, storage, tracker) -> None:
     from . import engine
 
     total = len(plan.runs)
@@ -183,7 +183,7 @@ def _run_inline(settings, plan, parent_tags, done: int) -> None:
         else:
             print(f"[{finished[0]}/{total}] {run.name}: {result} ({seconds:.1f} s)", flush=True)
 
-    worker = engine.Worker(settings, parent_tags, on_done)
+    worker = engine.Worker(settings, parent_tags, on_done, storage, tracker)
     try:
         worker.run_forever()
         worker.tracker.finish_parent(worker.parent_id, failed=False)

@@ -152,7 +152,7 @@ class DataCache:
             root = self.settings.data_root
             train = FolderBatches(d, root, d.batch_size, self.device, True)
             test = FolderBatches(d, root, d.eval_batch_size, self.device, False)
-            return train, test, None
+            return train, test
         if key not in self._splits:
             self._splits = {key: tuple(
                 _on(load_split(d, self.settings.data_root, t, self.settings.cache_dir), self.device)
@@ -162,7 +162,6 @@ class DataCache:
         return (
             TensorBatches(tr, d, d.batch_size, self.device, True),
             TensorBatches(te, d, d.eval_batch_size, self.device, False),
-            te,
         )
 
 
@@ -180,12 +179,15 @@ class Worker:
     """Claims WAITING trials of one study and trains them until none are left."""
 
     def __init__(self, settings: Settings, parent_tags: dict[str, str] | None = None,
-                 on_done: Callable[[Run, str, float], None] | None = None) -> None:
+                 on_done: Callable[[Run, str, float], None] | None = None,
+                 storage: RDBStorage | None = None, tracker: Tracker | None = None) -> None:
+        """``storage`` and ``tracker``: the launcher's own, when the worker runs in its process
+        (opening each store again costs about a second)."""
         self.settings = settings
-        self.storage = make_storage(settings)
+        self.storage = storage or make_storage(settings)
         self.study = open_study(settings, self.storage, create=False)
         self.study_id = self.storage.get_study_id_from_name(settings.study)
-        self.tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
+        self.tracker = tracker or Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
         self.parent_id = self.tracker.parent_run(parent_tags or {})
         self.device = resolve_device(settings.device)
         if settings.threads:
@@ -264,13 +266,13 @@ class Worker:
         start = time.perf_counter()
         try:
             with Heartbeat(self.storage, claim.trial_id, self.settings.heartbeat_interval):
-                train_b, test_b, test_split = self.data.batches(run.config)
+                train_b, test_b = self.data.batches(run.config)
                 bar = _bar(self.settings.progress, len(train_b) * run.config.train.epochs, run.name)
                 try:
                     outcome = train(
                         run.config, run.seed, train_b, test_b, self.device, checkpoint,
                         on_epoch=child.log_epoch, progress=bar.update if bar else None,
-                        excitation_split=test_split,
+                        excitation=True,
                     )
                 finally:
                     if bar:
