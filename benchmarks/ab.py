@@ -12,11 +12,9 @@ from dataclasses import dataclass
 class AB:
     a_s: float
     b_s: float
-
-    @property
-    def ratio(self) -> float:
-        """Median time of A over median time of B (> 1: A is slower)."""
-        return self.a_s / self.b_s
+    ratio: float
+    """Median over repetitions of A's time over B's time, each pair taken back to back
+    (> 1: A is slower); pairing cancels the machine's slow drifts in speed."""
 
 
 def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 1,
@@ -31,4 +29,5 @@ def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int, wa
             fn()
             sync()
             out.append(time.perf_counter() - start)
-    return AB(statistics.median(ta), statistics.median(tb))
+    return AB(statistics.median(ta), statistics.median(tb),
+              statistics.median(x / y for x, y in zip(ta, tb, strict=True)))
