@@ -272,7 +272,6 @@ class Worker:
                     outcome = train(
                         run.config, run.seed, train_b, test_b, self.device, checkpoint,
                         on_epoch=child.log_epoch, progress=bar.update if bar else None,
-                        excitation=True,
                     )
                 finally:
                     if bar:

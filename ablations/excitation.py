@@ -27,7 +27,7 @@ def per_class_mask(labels: torch.Tensor, per_class: int) -> torch.Tensor:
 class GateRecorder:
     """Records the gates of the last SE block of each stage for the images ``keep`` selects,
     while the batches passed through :meth:`batches` (in the order ``keep`` indexes) run
-    through the model. Use as a context manager around the pass."""
+    through the model; a context manager around that pass (``trainer.evaluate`` enters it)."""
 
     def __init__(self, model: ResNet, keep: torch.Tensor) -> None:
         self.last = {stage: blocks[-1] for stage, blocks in model.se_blocks().items() if blocks}

@@ -91,7 +91,7 @@ def evaluate(
     loss = torch.zeros((), device=device)
     err1 = torch.zeros((), device=device, dtype=torch.long)
     err5 = torch.zeros((), device=device, dtype=torch.long)
-    with torch.no_grad(), _autocast(amp, device):
+    with torch.no_grad(), _autocast(amp, device), gates or contextlib.nullcontext():
         for x, y in gates.batches(batches.epoch(0, 0)) if gates else batches.epoch(0, 0):
             logits = model(x.contiguous(memory_format=fmt))
             loss += F.cross_entropy(logits.float(), y, reduction="sum")
@@ -132,12 +132,11 @@ def train(
     checkpoint: Path | None = None,
     on_epoch: EpochCallback | None = None,
     progress: Callable[[int], None] | None = None,
-    excitation: bool = False,
 ) -> Outcome:
     """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier epochs.
 
-    ``excitation``: record the Section 7 statistics (``EXCITATION_PER_CLASS`` test images
-    per class) during the final evaluation; ``test_batches`` must then hold its labels.
+    The final evaluation also records the Section 7 statistics of an SE model
+    (``EXCITATION_PER_CLASS`` test images per class, chosen by ``test_batches.labels``).
     """
     torch.manual_seed(seed)
     model: ResNet = build_model(cfg.model)
@@ -164,8 +163,7 @@ def train(
         if on_epoch:
             for i, h in enumerate(history):
                 on_epoch(i, h)
-    gates = (GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
-             if excitation and model.se_blocks() else None)
+    gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
     forward = torch.compile(model) if tc.compile else model
     model.train()
     for epoch in range(start, tc.epochs):
@@ -193,14 +191,11 @@ def train(
         total_loss = loss_sum.item()
         if not math.isfinite(total_loss):
             raise NonFiniteLoss(f"non-finite training loss ({total_loss}) at epoch {epoch}")
-        last = gates if epoch == tc.epochs - 1 else None
-        with last or contextlib.nullcontext():
-            val = evaluate(model, test_batches, tc.amp, device, fmt, last)
         metrics = {
             "train_loss": total_loss / n,
             "train_top1_err": 100.0 * wrong.item() / n,
             "lr": lr,
-            **val,
+            **evaluate(model, test_batches, tc.amp, device, fmt, gates if epoch == tc.epochs - 1 else None),
             "images_per_s": n / train_time,
         }
         metrics["epoch_time_s"] = time.perf_counter() - t0
@@ -212,10 +207,8 @@ def train(
             })
         if on_epoch:
             on_epoch(epoch, metrics)
-    if gates and start >= tc.epochs:  # resumed a finished run: one pass to record the gates
-        with gates:
-            evaluate(model, test_batches, tc.amp, device, fmt, gates)
-    final = history[-1] if history else evaluate(model, test_batches, tc.amp, device, fmt)
-    excitation = gates.stats(test_batches.classes) if gates else None
+    # Nothing trained here (0 epochs, or a finished run resumed): one evaluation gives both.
+    final = history[-1] if start < tc.epochs else evaluate(model, test_batches, tc.amp, device, fmt, gates)
+    excitation = gates.stats(test_batches.classes)
     return Outcome(history, shape.params_m, shape.gflops, excitation, start,
                    {k: final[k] for k in ("val_loss", "val_top1_err", "val_top5_err")})

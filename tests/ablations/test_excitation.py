@@ -26,8 +26,8 @@ def test_recorded_gates_match_a_direct_pass_over_the_chosen_images(tmp_path):
                                     se=SEConfig(reduction=4, bias=True))).eval()
     keep = per_class_mask(split.labels, 3)
     batches = TensorBatches(split, cfg, 24, CPU, False)  # batches cut across the chosen images
-    with GateRecorder(model, keep) as gates:
-        evaluate(model, batches, False, CPU, gates=gates)
+    gates = GateRecorder(model, keep)
+    evaluate(model, batches, False, CPU, gates=gates)
     stats = gates.stats(split.classes)
 
     block = model.se_blocks()[3][-1]

@@ -61,7 +61,7 @@ def test_nan_loss_fails_with_a_reason(tmp_path):
 
 def test_excitation_statistics(tmp_path):
     cfg, tr, te, _ = _setup(tmp_path)
-    out = train(cfg, 0, tr, te, CPU, tmp_path / "run.pt", excitation=True)
+    out = train(cfg, 0, tr, te, CPU, tmp_path / "run.pt")
     assert set(out.excitation["stages"]) == {"1", "2", "3"}
     stage3 = out.excitation["stages"]["3"]
     assert stage3["channels"] == 16
@@ -70,6 +70,6 @@ def test_excitation_statistics(tmp_path):
     assert cls["n"] == 7 and len(cls["mean"]) == 16  # 64 fake images, labels i % 10
     assert all(0 <= v <= 1 for v in cls["mean"])
     # A run resumed after its last epoch still reports them, from one evaluation pass.
-    again = train(cfg, 0, tr, te, CPU, tmp_path / "run.pt", excitation=True)
+    again = train(cfg, 0, tr, te, CPU, tmp_path / "run.pt")
     assert again.resumed_from == cfg.train.epochs
     assert again.excitation == out.excitation
