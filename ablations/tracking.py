@@ -176,12 +176,22 @@ class StudyRuns:
     client: MlflowClient
 
     def artifact_json(self, run_id: str, name: str) -> Any | None:
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                path = self.client.download_artifacts(run_id, name, tmp)
-            except Exception:
-                return None
-            return json.loads(Path(path).read_text())
+        return _artifact_json(self.client, run_id, name)
+
+    def attach(self, files: list[Path]) -> None:
+        """Attach the report's files to the study's parent run (the MLflow UI links to them)."""
+        for f in files:
+            self.client.log_artifact(self.parent["run_id"], str(f), artifact_path="report")
+
+
+def _artifact_json(client: MlflowClient, run_id: str, name: str) -> Any | None:
+    """A run's JSON artifact, or ``None`` when it has none by that name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, name, tmp)
+        except Exception:
+            return None
+        return json.loads(Path(path).read_text())
 
 
 def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", "train_loss")) -> StudyRuns:
@@ -227,22 +237,9 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
     runs = pd.DataFrame(rows, columns=["run_id", "run_name", "status", "config_uid", "seed", "rows", "failure",
                                        "device", "torch", "top1_err", "top5_err", "params_m", "gflops", "start_time", "params"])
     curves_df = pd.DataFrame(curve_rows, columns=["run_id", "config_uid", "seed", "metric", "epoch", "value"])
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            plan = json.loads(Path(client.download_artifacts(parent.info.run_id, PLAN_ARTIFACT, tmp)).read_text())
-        except Exception:
-            plan = {}
+    plan = _artifact_json(client, parent.info.run_id, PLAN_ARTIFACT) or {}
     parent_info = {"run_id": parent.info.run_id, "tags": dict(parent.data.tags), "start_time": parent.info.start_time}
     return StudyRuns(study, parent_info, plan, runs, curves_df, client)
-
-
-def log_report(uri: str, study: str, files: list[Path]) -> None:
-    """Attach the report's files to the study's parent run (the MLflow UI links to them)."""
-    client = MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name(study)
-    parent = client.search_runs([exp.experiment_id], f"tags.`{ROLE}` = 'study'", max_results=1)[0]
-    for f in files:
-        client.log_artifact(parent.info.run_id, str(f), artifact_path="report")
 
 
 class MlflowServer:

@@ -10,7 +10,7 @@ from ablations.config import ExperimentConfig, config_uid
 from ablations.errors import ConfigError
 from ablations.schema import parse
 from ablations.settings import make_settings
-from ablations.tracking import StudyRuns, log_report, read_study
+from ablations.tracking import StudyRuns, read_study
 
 from . import figures
 from .pdf import write_pdf
@@ -80,20 +80,20 @@ def build_report(study: StudyRuns, out: Path, formats: list[str]) -> list[Path]:
 def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path) -> Path:
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
+    sentences = [table_sentences(t) for t in results]
     sections = []
-    for t, text in zip(results, texts, strict=True):
+    for t, text, said in zip(results, texts, sentences, strict=True):
         figs = [figures.table_figure(t, figdir / f"table{t.number}.png")]
         curve = figures.curves_figure(t, study.curves, figdir / f"table{t.number}_curves.png")
         if curve:
             figs.append(curve)
-        sections.append((text, table_sentences(t), figs))
+        sections.append((text, said, figs))
     runs = study.runs
     finished = runs[runs.status == "FINISHED"][["config_uid", "seed"]].drop_duplicates()
     planned = sum(len(t.rows) for t in results)
     n_runs = len({r.config_uid for t in results for r in t.rows}) * int(study.plan.get("seeds", 1))
     summary = overview(results, n_runs, len(finished), int((runs.status == "FAILED").sum()))
-    for t in results:
-        summary += table_sentences(t)
+    summary += [s for said in sentences for s in said]
     section7, note = _section7(study, figdir)
     tags = study.parent["tags"]
     title = [
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     out = args.out or Path("reports") / args.study
     written = build_report(study, out, formats)
     if not args.no_log:
-        log_report(uri, args.study, written)
+        study.attach(written)
     for path in written:
         print(path)
     return 0
