@@ -17,17 +17,23 @@ class AB:
     (> 1: A is slower); pairing cancels the machine's slow drifts in speed."""
 
 
-def alternate(a: Callable[[], object], b: Callable[[], object], repeats: int, warmup: int = 1,
+def alternate(a: Callable[[], float | None], b: Callable[[], float | None], repeats: int, warmup: int = 1,
               sync: Callable[[], None] = lambda: None) -> AB:
+    """Time ``a`` and ``b`` alternately. A callable that returns a float reports its own
+    seconds (leaving its set-up out); otherwise the whole call is timed."""
+
+    def timed(fn: Callable[[], float | None]) -> float:
+        start = time.perf_counter()
+        took = fn()
+        sync()
+        return took if isinstance(took, float) else time.perf_counter() - start
+
     for _ in range(warmup):
         a(), b()
     sync()
     ta, tb = [], []
     for i in range(repeats):
         for fn, out in ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta)):
-            start = time.perf_counter()
-            fn()
-            sync()
-            out.append(time.perf_counter() - start)
+            out.append(timed(fn))
     return AB(statistics.median(ta), statistics.median(tb),
               statistics.median(x / y for x, y in zip(ta, tb, strict=True)))

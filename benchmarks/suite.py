@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,12 +78,11 @@ def _cfg(b: Budget, dataset: str, device: torch.device) -> ExperimentConfig:
     )
 
 
-def trainer_vs_bare(b: Budget, device: torch.device, data_root: Path | None) -> dict:
+def trainer_vs_bare(b: Budget, device: torch.device, split: TensorSplit, dataset: str) -> dict:
     """Our trainer's training images/s (tensor pipeline, augmentation, optimizer, metrics,
     MLflow logging of the epoch) over a bare loop on pre-made tensors, same model and batch."""
     from ablations.tracking import Tracker
 
-    split, dataset = _split(b.images, data_root)
     cfg = _cfg(b, dataset, device)
     tr = TensorBatches(split, cfg.data, b.batch, device, True)
     te = TensorBatches(TensorSplit(split.images[: b.batch], split.labels[: b.batch], split.classes), cfg.data,
@@ -92,9 +90,8 @@ def trainer_vs_bare(b: Budget, device: torch.device, data_root: Path | None) -> 
     tmp = Path(tempfile.mkdtemp())
     tracker = Tracker(f"sqlite:///{tmp / 'mlflow.db'}", "bench", tmp / "artifacts")
     child = tracker.start_child(tracker.parent_run({}), cfg, "bench", {}, 0)
-    trainer_s: list[float] = []
 
-    def ours():
+    def ours() -> float:
         t_log = []
 
         def log(epoch, metrics):
@@ -103,17 +100,16 @@ def trainer_vs_bare(b: Budget, device: torch.device, data_root: Path | None) -> 
             t_log.append(time.perf_counter() - t0)
 
         out = train(cfg, 0, tr, te, device, on_epoch=log)
-        trainer_s.append(b.images / out.history[0]["images_per_s"] + t_log[0])
+        return b.images / out.history[0]["images_per_s"] + t_log[0]
 
     fmt = memory_format(cfg, build_model(cfg.model), device)
     xs = [tr.normalize(split.images[i:i + b.batch].to(device)).contiguous(memory_format=fmt)
           for i in range(0, b.images, b.batch)]
     ys = [split.labels[i:i + b.batch].to(device) for i in range(0, b.images, b.batch)]
-    bare_s: list[float] = []
     sync = _sync(device)
     tc = cfg.train
 
-    def bare():
+    def bare() -> float:
         # As the trainer does: a freshly initialised model and optimizer, outside the timing.
         torch.manual_seed(0)
         model = build_model(cfg.model).to(device).to(memory_format=fmt)
@@ -128,14 +124,11 @@ def trainer_vs_bare(b: Budget, device: torch.device, data_root: Path | None) -> 
             loss.backward()
             opt.step()
         sync()
-        bare_s.append(time.perf_counter() - t0)
+        return time.perf_counter() - t0
 
-    alternate(ours, bare, b.repeats, sync=sync)
-    # The first call of each is the warm-up; pairs taken back to back give the ratio.
-    ratios = [bt / ot for ot, bt in zip(trainer_s[1:], bare_s[1:], strict=True)]
-    return {"trainer_vs_bare": statistics.median(ratios),
-            "trainer_images_per_s": b.images / statistics.median(trainer_s[1:]),
-            "bare_images_per_s": b.images / statistics.median(bare_s[1:]), "dataset": dataset}
+    ab = alternate(bare, ours, b.repeats, sync=sync)  # bare time over ours: our images/s over bare's
+    return {"trainer_vs_bare": ab.ratio, "trainer_images_per_s": b.images / ab.b_s,
+            "bare_images_per_s": b.images / ab.a_s, "dataset": dataset}
 
 
 def _step_fn(model, x, y, train_mode: bool, amp: bool):
@@ -229,10 +222,9 @@ def sweep_overhead(b: Budget) -> dict:
             "sweep_runs": len(runs), "sweep_wall_s": wall, "sweep_train_s": trained}
 
 
-def loader_headroom(b: Budget, device: torch.device, data_root: Path | None, model_ips: float) -> dict:
+def loader_headroom(b: Budget, device: torch.device, split: TensorSplit, dataset: str, model_ips: float) -> dict:
     """Images/s the tensor pipeline delivers (augmented, normalised, on device) over the
     images/s the model trains at."""
-    split, dataset = _split(b.images, data_root)
     batches = TensorBatches(split, DataConfig(name=dataset, batch_size=b.batch), b.batch, device, True)
     sync = _sync(device)
     times = []
@@ -257,11 +249,12 @@ def run_all(b: Budget, device: torch.device, data_root: Path | None) -> dict:
         out.update(fn(*args))
         seconds[name] = round(time.perf_counter() - t0, 1)
 
-    timed("trainer_vs_bare", trainer_vs_bare, b, device, data_root)
+    split, dataset = _split(b.images, data_root)
+    timed("trainer_vs_bare", trainer_vs_bare, b, device, split, dataset)
     timed("se_overhead", se_overhead, b, device)
     timed("vs_timm", vs_timm, b, device)
     timed("sweep_overhead", sweep_overhead, b)
-    timed("loader_headroom", loader_headroom, b, device, data_root, out["trainer_images_per_s"])
+    timed("loader_headroom", loader_headroom, b, device, split, dataset, out["trainer_images_per_s"])
     out["seconds"] = seconds
     return out
 
