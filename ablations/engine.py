@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 import torch
 from optuna.distributions import IntDistribution
 from optuna.exceptions import ExperimentalWarning
@@ -49,16 +50,40 @@ SEED_DISTRIBUTION = IntDistribution(0, 2**31 - 1)
 
 
 def make_storage(settings: Settings) -> RDBStorage:
-    engine_kwargs = {"connect_args": {"timeout": 60}} if settings.storage.startswith("sqlite") else {}
-    if settings.storage.startswith("sqlite"):
+    sqlite = settings.storage.startswith("sqlite")
+    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
+    if sqlite:
         Path(settings.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return retry_first_use(lambda: RDBStorage(
+    storage = retry_first_use(lambda: RDBStorage(
         settings.storage,
         engine_kwargs=engine_kwargs,
         heartbeat_interval=settings.heartbeat_interval,
         grace_period=settings.grace_period,
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry),
     ))
+    if sqlite:
+        _serializable_sqlite(storage.engine)
+    return storage
+
+
+def _serializable_sqlite(engine: sqlalchemy.Engine) -> None:
+    """Real transactions on SQLite, so that claiming a trial is atomic between processes.
+
+    Python's sqlite3 driver opens a transaction only at the first write, so two workers could
+    both read a trial as WAITING and both set it RUNNING (seen: 9 of 150 trials claimed twice
+    by two processes). ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts
+    (SQLAlchemy's recipe for pysqlite); the others wait for it up to the 60 s timeout.
+    """
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin_immediate(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the hooks reconnect with them
 
 
 def open_study(settings: Settings, storage: RDBStorage, create: bool) -> optuna.Study:
