@@ -146,13 +146,22 @@ def _launch(args: argparse.Namespace) -> int:
     tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
     log_plan(tracker, tracker.parent_run(parent_tags), plan.to_report_json())
     started = time.perf_counter()
+    crashed: list[str] = []
     if args.workers == 1:
         _run_inline(settings, plan, parent_tags, done, storage, tracker)
     elif args.workers > 1:
-        _run_processes(args, settings, parent_tags)
+        crashed = _run_processes(args, settings, parent_tags)
     counts = engine.study_counts(st, plan)
     _summary(settings, counts, time.perf_counter() - started, args.workers)
-    return 1 if counts["failed"] else 0
+    for line in crashed:
+        print(f"warning: {line}", file=sys.stderr)
+    # A crashed worker's run is retried by the others while they still have work; a run it
+    # leaves neither finished nor failed is retried (after the grace period) on a rerun.
+    stranded = counts["planned"] - counts["finished"] - counts["failed"] if crashed else 0
+    if stranded:
+        print(f"error: {stranded} run{'s' if stranded != 1 else ''} left unfinished by a worker that stopped "
+              "early; run the same command again to finish them", file=sys.stderr)
+    return 1 if counts["failed"] or stranded else 0
 
 
 def _git_commit() -> str:
@@ -192,8 +201,9 @@ def _run_inline(settings, plan, parent_tags, done: int, storage, tracker) -> Non
             bar.close()
 
 
-def _run_processes(args, settings, parent_tags) -> None:
+def _run_processes(args, settings, parent_tags) -> list[str]:
     """N local worker processes; each GPU gets one, CPU threads are split among them.
+    Returns a line for each worker that exited with an error (it printed its own traceback).
 
     With a SQLite tracking store the workers log through one ``mlflow server`` started
     here on 127.0.0.1, so no worker ever waits on a locked SQLite file.
@@ -231,6 +241,17 @@ def _run_processes(args, settings, parent_tags) -> None:
     finally:
         if server:
             server.stop()
+    return [f"worker {i + 1} of {len(procs)} (pid {p.pid}) {_exit_reason(p.returncode)}"
+            for i, p in enumerate(procs) if p.returncode]
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _stop_workers(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
