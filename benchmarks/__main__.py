@@ -17,6 +17,17 @@ TARGETS = {"trainer_vs_bare": ">= 0.95 (0.90 quick)", "se_overhead_train": "<= 1
            "vs_timm_train": "<= 1.00", "sweep_overhead": "<= 1.05 + 1 s/run", "loader_headroom": ">= 5"}
 
 
+def results_path(out_dir: Path, device_type: str, day: dt.date) -> Path:
+    """``<device>-<date>.json``, or ``-2``, ``-3``... after it: an earlier run's file is kept."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{'cuda' if device_type == 'cuda' else 'cpu'}-{day.isoformat()}"
+    path, n = out_dir / f"{stem}.json", 1
+    while path.exists():
+        n += 1
+        path = out_dir / f"{stem}-{n}.json"
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="under 45 s on 2 CPU cores")
@@ -29,11 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     budget = TINY if args.tiny else QUICK if args.quick else FULL
     result = run_all(budget, device, args.data_root)
     if not (args.quick or args.tiny):
-        out_dir = Path(__file__).resolve().parent / "results"
-        out_dir.mkdir(exist_ok=True)
-        name = f"{'cuda' if device.type == 'cuda' else 'cpu'}-{dt.date.today().isoformat()}.json"
-        (out_dir / name).write_text(dumps(result))
-        result["written"] = str(out_dir / name)
+        path = results_path(Path(__file__).resolve().parent / "results", device.type, dt.date.today())
+        path.write_text(dumps(result))
+        result["written"] = str(path)
     if args.format == "json":
         print(dumps(result))
     else:
