@@ -11,10 +11,7 @@ from pathlib import Path
 import torch
 
 from .suite import FULL, QUICK, TINY, dumps, run_all
-
-KEYS = ("trainer_vs_bare", "se_overhead_train", "se_overhead_infer", "vs_timm_train", "sweep_overhead", "loader_headroom")
-TARGETS = {"trainer_vs_bare": ">= 0.95 (0.90 quick)", "se_overhead_train": "<= 1.10", "se_overhead_infer": "<= 1.03",
-           "vs_timm_train": "<= 1.00", "sweep_overhead": "<= 1.05 + 1 s/run", "loader_headroom": ">= 5"}
+from .targets import TARGETS, verdicts
 
 
 def results_path(out_dir: Path, device_type: str, day: dt.date) -> Path:
@@ -39,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     budget = TINY if args.tiny else QUICK if args.quick else FULL
     result = run_all(budget, device, args.data_root)
+    result["targets"] = verdicts(result, quick=budget is not FULL)
     if not (args.quick or args.tiny):
         path = results_path(Path(__file__).resolve().parent / "results", device.type, dt.date.today())
         path.write_text(dumps(result))
@@ -47,10 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         print(dumps(result))
     else:
         print(f"device: {result['device']}, torch {result['torch']}")
-        for key in KEYS:
-            value = result.get(key)
+        for key in TARGETS:
+            value, verdict = result.get(key), result["targets"][key]
             shown = "n/a" if value is None else f"{value:.3f}"
-            print(f"  {key:<20} {shown:>8}   target {TARGETS[key]}")
+            mark = {True: "met", False: "MISSED", None: ""}[verdict["met"]]
+            print(f"  {key:<20} {shown:>8}   target {verdict['target']:<8} {mark}")
         if result.get("vs_timm_note"):
             print(f"  ({result['vs_timm_note']})")
     return 0

@@ -23,6 +23,22 @@ def test_benchmarks_run_and_report_every_key(data_root, cache_dir):
         if key != "vs_timm_train" or result[key] is not None:
             assert math.isfinite(result[key]) and result[key] > 0
     assert result["dataset"] == "cifar10"
+    assert set(result["targets"]) == set(KEYS)
+    assert all(v["met"] in (True, False, None) for v in result["targets"].values())
+
+
+def test_verdicts_apply_the_quick_limits_and_the_sweeps_own_limit():
+    from benchmarks.targets import verdicts
+
+    result = {"trainer_vs_bare": 0.92, "se_overhead_train": 1.101, "se_overhead_infer": 1.03, "vs_timm_train": None,
+              "sweep_overhead": 1.2, "sweep_overhead_limit": 1.19, "loader_headroom": 5.0}
+    quick, full = verdicts(result, quick=True), verdicts(result, quick=False)
+    assert quick["trainer_vs_bare"] == {"target": ">= 0.90", "met": True}
+    assert full["trainer_vs_bare"] == {"target": ">= 0.95", "met": False}
+    assert quick["se_overhead_train"]["met"] is False and quick["se_overhead_infer"]["met"] is True
+    assert quick["vs_timm_train"]["met"] is None
+    assert quick["sweep_overhead"] == {"target": "<= 1.19", "met": False}
+    assert full["loader_headroom"]["met"] is True
 
 
 def test_a_second_full_run_on_the_same_day_keeps_the_first(tmp_path):
