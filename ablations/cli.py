@@ -146,18 +146,18 @@ def _launch(args: argparse.Namespace) -> int:
     tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
     log_plan(tracker, tracker.parent_run(parent_tags), plan.to_report_json())
     started = time.perf_counter()
-    crashed: list[str] = []
+    worker_errors: list[str] = []
     if args.workers == 1:
         _run_inline(settings, plan, parent_tags, done, storage, tracker)
     elif args.workers > 1:
-        crashed = _run_processes(args, settings, parent_tags)
+        worker_errors = _run_processes(args, settings, parent_tags)
     counts = engine.study_counts(st, plan)
     _summary(settings, counts, time.perf_counter() - started, args.workers)
-    for line in crashed:
+    for line in worker_errors:
         print(f"warning: {line}", file=sys.stderr)
     # A crashed worker's run is retried by the others while they still have work; a run it
     # leaves neither finished nor failed is retried (after the grace period) on a rerun.
-    stranded = counts["planned"] - counts["finished"] - counts["failed"] if crashed else 0
+    stranded = counts["planned"] - counts["finished"] - counts["failed"] if worker_errors else 0
     if stranded:
         print(f"error: {stranded} run{'s' if stranded != 1 else ''} left unfinished by a worker that stopped "
               "early; run the same command again to finish them", file=sys.stderr)

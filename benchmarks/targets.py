@@ -1,4 +1,4 @@
-"""The issue's targets for each benchmark key, and whether a result meets them."""
+"""The performance target of each benchmark key, and whether a result meets it."""
 
 from __future__ import annotations
 
