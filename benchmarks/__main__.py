@@ -27,7 +27,7 @@ def results_path(out_dir: Path, device_type: str, day: dt.date) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="under 45 s on 2 CPU cores")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, about 45 s on 2 CPU cores")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the test suite
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

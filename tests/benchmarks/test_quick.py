@@ -31,7 +31,7 @@ def test_verdicts_apply_the_quick_limits_and_the_sweeps_own_limit():
     from benchmarks.targets import verdicts
 
     result = {"trainer_vs_bare": 0.92, "se_overhead_train": 1.101, "se_overhead_infer": 1.03, "vs_timm_train": None,
-              "sweep_overhead": 1.2, "sweep_overhead_limit": 1.19, "loader_headroom": 5.0}
+              "sweep_overhead": 1.2, "sweep_runs": 7, "sweep_train_s": 50.0, "loader_headroom": 5.0}
     quick, full = verdicts(result, quick=True), verdicts(result, quick=False)
     assert quick["trainer_vs_bare"] == {"target": ">= 0.90", "met": True}
     assert full["trainer_vs_bare"] == {"target": ">= 0.95", "met": False}
