@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .tables import TableResult  # noqa: E402
 
@@ -73,6 +74,7 @@ def curves_figure(t: TableResult, curves: pd.DataFrame, path: Path) -> Path | No
         plt.close(fig)
         return None
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("val top-1 error (%)")
     ax.set_title(f"Table {t.number}: validation error (mean over seeds, shaded min-max)", fontsize=9)
     ax.grid(alpha=0.3)
