@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             value, verdict = result.get(key), result["targets"][key]
             shown = "n/a" if value is None else f"{value:.3f}"
             mark = {True: "met", False: "MISSED", None: ""}[verdict["met"]]
-            print(f"  {key:<20} {shown:>8}   target {verdict['target']:<8} {mark}")
+            spread = result.get(f"{key}_spread")
+            pairs = f"pairs {spread[0]:.3f}-{spread[1]:.3f}" if spread else ""
+            print(f"  {key:<20} {shown:>8}   target {verdict['target']:<8} {mark:<7} {pairs}".rstrip())
         if result.get("vs_timm_note"):
             print(f"  ({result['vs_timm_note']})")
     return 0

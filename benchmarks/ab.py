@@ -15,6 +15,13 @@ class AB:
     ratio: float
     """Median over repetitions of A's time over B's time, each pair taken back to back
     (> 1: A is slower); pairing cancels the machine's slow drifts in speed."""
+    ratios: tuple[float, ...] = ()
+    """Every pair's ratio, in the order taken."""
+
+    @property
+    def spread(self) -> list[float]:
+        """The lowest and highest pair ratio: how far one pair strays on this machine."""
+        return [min(self.ratios), max(self.ratios)]
 
 
 def alternate(a: Callable[[], float | None], b: Callable[[], float | None], repeats: int, warmup: int = 1,
@@ -35,5 +42,5 @@ def alternate(a: Callable[[], float | None], b: Callable[[], float | None], repe
     for i in range(repeats):
         for fn, out in ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta)):
             out.append(timed(fn))
-    return AB(statistics.median(ta), statistics.median(tb),
-              statistics.median(x / y for x, y in zip(ta, tb, strict=True)))
+    ratios = tuple(x / y for x, y in zip(ta, tb, strict=True))
+    return AB(statistics.median(ta), statistics.median(tb), statistics.median(ratios), ratios)

@@ -22,7 +22,7 @@ from ablations.data import TensorBatches, TensorSplit, load_split
 from ablations.trainer import memory_format, train
 from senet_core import ModelConfig, SEConfig, build_model
 
-from .ab import alternate
+from .ab import AB, alternate
 from .targets import sweep_limit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def trainer_vs_bare(b: Budget, device: torch.device, split: TensorSplit, dataset
         return time.perf_counter() - t0
 
     ab = alternate(bare, ours, b.repeats, sync=sync)  # bare time over ours: our images/s over bare's
-    return {"trainer_vs_bare": ab.ratio, "trainer_images_per_s": b.images / ab.b_s,
+    return {**_ratio("trainer_vs_bare", ab), "trainer_images_per_s": b.images / ab.b_s,
             "bare_images_per_s": b.images / ab.a_s, "dataset": dataset}
 
 
@@ -149,8 +149,14 @@ def _step_fn(model, x, y, train_mode: bool, amp: bool):
     return step if train_mode else infer
 
 
+def _ratio(key: str, ab: AB) -> dict:
+    """``key``: the median pair ratio; ``key_spread``: the lowest and highest pair, so a
+    reader can tell a real difference from this machine's noise."""
+    return {key: ab.ratio, f"{key}_spread": ab.spread}
+
+
 def _pair(ma: torch.nn.Module, mb: torch.nn.Module, size: int, batch: int, device, train_mode: bool,
-          repeats: int) -> float:
+          repeats: int) -> AB:
     """Paired time ratio of a step of ``ma`` over one of ``mb`` (channels_last, same input)."""
     amp = device.type == "cuda"
     fmt = torch.channels_last
@@ -158,7 +164,7 @@ def _pair(ma: torch.nn.Module, mb: torch.nn.Module, size: int, batch: int, devic
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (batch,), device=device)
     return alternate(_step_fn(ma, x, y, train_mode, amp), _step_fn(mb, x, y, train_mode, amp), repeats,
-                     warmup=2, sync=_sync(device)).ratio
+                     warmup=2, sync=_sync(device))
 
 
 def se_overhead(b: Budget, device: torch.device) -> dict:
@@ -171,11 +177,12 @@ def se_overhead(b: Budget, device: torch.device) -> dict:
     train = _pair(se, plain, b.se_size, b.se_batch, device, True, b.se_repeats)
     batch = 1 if device.type == "cpu" else 32
     infer = _pair(se, plain, b.infer_size, batch, device, False, b.infer_repeats)
-    out = {"se_overhead_train": train, "se_overhead_infer": infer}
+    out = {**_ratio("se_overhead_train", train), **_ratio("se_overhead_infer", infer)}
     if b.narrow:
         narrow = ModelConfig(arch="cifar_resnet50", num_classes=10, width=b.width)
-        out["se_overhead_train_narrow"] = _pair(build_model(narrow), build_model(dataclasses.replace(narrow, se=None)),
-                                                32, b.batch, device, True, b.repeats)
+        out.update(_ratio("se_overhead_train_narrow", _pair(
+            build_model(narrow), build_model(dataclasses.replace(narrow, se=None)), 32, b.batch, device, True,
+            b.repeats)))
         out["se_overhead_narrow_width"] = b.width
     return out
 
@@ -188,8 +195,8 @@ def vs_timm(b: Budget, device: torch.device) -> dict:
         return {"vs_timm_train": None, "vs_timm_note": "timm not installed (pip install -e '.[bench]')"}
     ours = build_model(ModelConfig(arch="resnet50", num_classes=1000, stride_in_1x1=False, se=SEConfig()))
     theirs = timm.create_model("seresnet50", pretrained=False, num_classes=1000)
-    ratio = _pair(ours, theirs, b.timm_size, b.timm_batch, device, True, b.repeats)
-    return {"vs_timm_train": ratio, "timm_version": timm.__version__}
+    ab = _pair(ours, theirs, b.timm_size, b.timm_batch, device, True, b.repeats)
+    return {**_ratio("vs_timm_train", ab), "timm_version": timm.__version__}
 
 
 def sweep_overhead(b: Budget) -> dict:

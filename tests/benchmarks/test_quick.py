@@ -22,6 +22,9 @@ def test_benchmarks_run_and_report_every_key(data_root, cache_dir):
         assert key in result
         if key != "vs_timm_train" or result[key] is not None:
             assert math.isfinite(result[key]) and result[key] > 0
+    for key in ("trainer_vs_bare", "se_overhead_train", "se_overhead_infer"):
+        low, high = result[f"{key}_spread"]
+        assert low <= result[key] <= high
     assert result["dataset"] == "cifar10"
     assert set(result["targets"]) == set(KEYS)
     assert all(v["met"] in (True, False, None) for v in result["targets"].values())
@@ -55,3 +58,14 @@ def test_a_second_full_run_on_the_same_day_keeps_the_first(tmp_path):
     second.write_text("{}")
     assert results_path(tmp_path / "results", "cuda", day).name == "cuda-2026-01-02.json"
     assert results_path(tmp_path / "results", "cpu", day).name == "cpu-2026-01-02-3.json"
+
+
+def test_alternate_pairs_each_a_with_the_b_beside_it():
+    from benchmarks.ab import alternate
+
+    a_times = iter([9.0, 9.0, 2.0, 3.0, 4.0, 6.0, 30.0])  # two warm-up calls, then five timed
+    b_times = iter([9.0, 9.0, 1.0, 2.0, 2.0, 2.0, 10.0])
+    ab = alternate(lambda: next(a_times), lambda: next(b_times), repeats=5, warmup=2)
+    assert ab.ratios == (2.0, 1.5, 2.0, 3.0, 3.0)
+    assert ab.ratio == 2.0 and ab.spread == [1.5, 3.0]
+    assert (ab.a_s, ab.b_s) == (4.0, 2.0)
