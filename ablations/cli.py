@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .urls import redact
+from .wording import count
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "sweeps.yaml"
 
@@ -137,8 +138,8 @@ def _launch(args: argparse.Namespace) -> int:
                        "config_file": str(args.config)}.items():
         st.set_user_attr(key, value)
     done, queued = engine.enqueue_missing(st, plan)
-    print(f"study {study!r}: {len(plan.runs)} runs ({len(plan.configs)} configurations x "
-          f"{plan.sweep.seeds} seeds); {done} already finished, {queued} queued")
+    print(f"study {study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
+          f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
     parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds),
                    "git_commit": _git_commit()}
     from .tracking import Tracker, log_plan
@@ -159,7 +160,7 @@ def _launch(args: argparse.Namespace) -> int:
     # leaves neither finished nor failed is retried (after the grace period) on a rerun.
     stranded = counts["planned"] - counts["finished"] - counts["failed"] if worker_errors else 0
     if stranded:
-        print(f"error: {stranded} run{'s' if stranded != 1 else ''} left unfinished by a worker that stopped "
+        print(f"error: {count(stranded, 'run')} left unfinished by a worker that stopped "
               "early; run the same command again to finish them", file=sys.stderr)
     return 1 if counts["failed"] or stranded else 0
 
@@ -281,14 +282,14 @@ def _worker(args: argparse.Namespace) -> int:
     except KeyError:
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}") from None
     trained = worker.run_forever()
-    print(f"worker done: trained {trained} runs, {worker.failed} failed")
+    print(f"worker done: trained {count(trained, 'run')}, {worker.failed} failed")
     return 1 if worker.failed else 0
 
 
 def _summary(settings, counts: dict[str, int], seconds: float, workers: int) -> None:
     print(
         f"\n{counts['finished']}/{counts['planned']} runs finished, {counts['failed']} failed "
-        f"({seconds:.0f} s with {workers} worker{'s' if workers != 1 else ''}).\n"
+        f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
         f"  MLflow:  mlflow ui --backend-store-uri {redact(settings.tracking_uri)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
         f"  Report:  python -m report --study {settings.study}"

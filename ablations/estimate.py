@@ -9,6 +9,7 @@ from senet_core import build_model, median_latency_s, structure
 
 from .plan import Plan
 from .trainer import memory_format
+from .wording import count
 
 
 def measure_images_per_s(cfg, steps: int = 3) -> float:
@@ -37,8 +38,9 @@ def describe_plan(plan: Plan, measure: bool = True) -> str:
     first_uid, first = next(iter(plan.configs.items()))
     rate = measure_images_per_s(first) if measure else None
     lines = [
-        f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {len(plan.cells)} rows -> "
-        f"{len(plan.configs)} configurations -> {len(plan.runs)} runs ({plan.sweep.seeds} seeds)",
+        f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {count(len(plan.cells), 'row')} -> "
+        f"{count(len(plan.configs), 'configuration')} -> {count(len(plan.runs), 'run')} "
+        f"({count(plan.sweep.seeds, 'seed')})",
         "",
         f"{'table':>5}  {'row':<14} {'config_uid':<12}  {'shared run':<24} {'params (M)':>10} {'GFLOPs':>8} {'est. run':>9}",
     ]

@@ -46,7 +46,7 @@ def _children(client):
 
 def test_all_runs_finished_with_params_metrics_tags(sweep):
     tmp, out = sweep
-    assert "17 runs (17 configurations x 1 seeds); 0 already finished, 17 queued" in out
+    assert "17 runs (17 configurations x 1 seed); 0 already finished, 17 queued" in out
     assert "17/17 runs finished, 0 failed" in out
     client = _client(tmp)
     exp = client.get_experiment_by_name(STUDY)
@@ -89,7 +89,7 @@ def test_adding_a_reduction_value_trains_only_the_new_config(sweep, data_root, c
     config = tmp / "sweeps-r64.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     out = _sweep(tmp, data_root, cache_dir, "--config", str(config))
-    assert "18 runs (18 configurations x 1 seeds); 17 already finished, 1 queued" in out
+    assert "18 runs (18 configurations x 1 seed); 17 already finished, 1 queued" in out
     runs = _children(_client(tmp))
     assert len(runs) == 18
     new = [r for r in runs if r.data.params.get("model.se.reduction") == "64"]
