@@ -7,6 +7,7 @@ UI compares runs by the same names as sweeps.yaml.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -28,6 +29,13 @@ from .urls import redact
 
 # MLflow's artifact progress bars would interleave with the sweep's own.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# Nor its two "View run ... at: http://..." lines per run: with --workers N they point at
+# the launcher's own tracking server, which is gone when the sweep ends.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# "Creating initial MLflow database tables..." on every fresh store tells a user nothing;
+# MLflow's own MLFLOW_LOGGING_LEVEL still decides when it is set.
+if not os.environ.get("MLFLOW_LOGGING_LEVEL"):
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 ROLE = "senet.role"
 PER_EPOCH = ("train_loss", "train_top1_err", "val_loss", "val_top1_err", "val_top5_err",

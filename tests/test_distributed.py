@@ -201,6 +201,9 @@ def test_local_workers_on_the_default_sqlite_stores(tmp_path, data_root, cache_d
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "locked" not in proc.stdout + proc.stderr
     assert "12/12 runs finished, 0 failed" in proc.stdout
+    # Neither MLflow's table-creation log nor its per-run links to the launcher's server,
+    # which is gone once the sweep ends.
+    assert "View run" not in proc.stdout and "database tables" not in proc.stderr
     finished, runs = _finished_per_key(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}", "local")
     assert len(finished) == 12 and set(finished.values()) == {1} and len(runs) == 12
     artifacts = list((tmp_path / "runs" / "artifacts").rglob("excitation.json"))
