@@ -164,7 +164,7 @@ def train(
             for i, h in enumerate(history):
                 on_epoch(i, h)
     gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
-    forward = torch.compile(model) if tc.compile else model
+    compiled = torch.compile(model) if tc.compile else None
     model.train()
     for epoch in range(start, tc.epochs):
         t0 = time.perf_counter()
@@ -173,6 +173,9 @@ def train(
         lr = opt.param_groups[0]["lr"]
         for i, (x, y) in enumerate(train_batches.epoch(seed, epoch)):
             x = x.contiguous(memory_format=fmt)
+            # An epoch's smaller last batch runs eager: a new shape would cost a second
+            # compilation (about a minute for a ResNet-20 on the CPU) for one step.
+            forward = compiled if compiled is not None and len(y) == train_batches.batch_size else model
             with _autocast(tc.amp, device):
                 logits = forward(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)

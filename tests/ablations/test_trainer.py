@@ -52,6 +52,26 @@ def test_different_seeds_differ(tmp_path):
     assert a.history[0]["train_loss"] != b.history[0]["train_loss"]
 
 
+def test_compiled_training_compiles_once_and_runs_the_last_batch_eager(tmp_path, monkeypatch):
+    from torch._dynamo.testing import CompileCounter
+
+    import ablations.trainer as trainer
+
+    counter = CompileCounter()  # dynamo traces as torch.compile does; no inductor build
+    real_compile = torch.compile
+    monkeypatch.setattr(trainer.torch, "compile", lambda model: real_compile(model, backend=counter))
+    cfg = ExperimentConfig(
+        model=ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.25),
+        data=DataConfig(name="fake", train_size=80, test_size=32, batch_size=32),  # batches of 32, 32, 16
+        train=TrainConfig(epochs=2, lr=0.05, compile=True),
+    )
+    tr, te = (load_split(cfg.data, tmp_path, t) for t in (True, False))
+    torch._dynamo.reset()
+    out = train(cfg, 0, TensorBatches(tr, cfg.data, 32, CPU, True), TensorBatches(te, cfg.data, 32, CPU, False), CPU)
+    assert counter.frame_count == 1
+    assert len(out.history) == 2 and all(torch.isfinite(torch.tensor(h["train_loss"])) for h in out.history)
+
+
 def test_nan_loss_fails_with_a_reason(tmp_path):
     cfg, tr, te, _ = _setup(tmp_path, momentum=0.0)
     cfg = ExperimentConfig(cfg.model, cfg.data, TrainConfig(epochs=1, lr=1e30))
