@@ -25,6 +25,16 @@ def test_paper_suite_plan():
     assert len({uid[(10, r)] for r in ("2", "4", "8", "16", "32")}) == 5
 
 
+def test_compile_on_the_cpu_is_announced():
+    from ablations.cli import cpu_compile_warning
+
+    plain = make_plan(resolve(load_yaml(SWEEPS), "paper", "tiny"))
+    compiled = make_plan(resolve(load_yaml(SWEEPS), "paper", "tiny", sets={"train.compile": True}))
+    assert cpu_compile_warning(plain, "cpu") is None
+    assert cpu_compile_warning(compiled, "cuda") is None
+    assert "train.compile" in cpu_compile_warning(compiled, "cpu")
+
+
 def test_dry_run_json(capsys):
     assert main(["--suite", "paper", "--preset", "tiny", "--seeds", "3", "--dry-run", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
