@@ -164,7 +164,9 @@ def train(
             for i, h in enumerate(history):
                 on_epoch(i, h)
     gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
-    compiled = torch.compile(model) if tc.compile else None
+    # Inductor would turn the convolutions channels_last on its own, narrow ones included,
+    # where oneDNN hangs (MIN_CPU_CHANNELS_LAST); it keeps the layout chosen here instead.
+    compiled = torch.compile(model, options={"layout_optimization": fmt == torch.channels_last}) if tc.compile else None
     model.train()
     for epoch in range(start, tc.epochs):
         t0 = time.perf_counter()

@@ -52,14 +52,20 @@ def test_different_seeds_differ(tmp_path):
     assert a.history[0]["train_loss"] != b.history[0]["train_loss"]
 
 
-def test_compiled_training_compiles_once_and_runs_the_last_batch_eager(tmp_path, monkeypatch):
+def test_compiled_training_compiles_once_keeps_the_layout_and_runs_the_last_batch_eager(tmp_path, monkeypatch):
     from torch._dynamo.testing import CompileCounter
 
     import ablations.trainer as trainer
 
     counter = CompileCounter()  # dynamo traces as torch.compile does; no inductor build
+    options = []
     real_compile = torch.compile
-    monkeypatch.setattr(trainer.torch, "compile", lambda model: real_compile(model, backend=counter))
+
+    def compile_(model, **kw):
+        options.append(kw.pop("options"))
+        return real_compile(model, backend=counter, **kw)
+
+    monkeypatch.setattr(trainer.torch, "compile", compile_)
     cfg = ExperimentConfig(
         model=ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.25),
         data=DataConfig(name="fake", train_size=80, test_size=32, batch_size=32),  # batches of 32, 32, 16
@@ -69,6 +75,8 @@ def test_compiled_training_compiles_once_and_runs_the_last_batch_eager(tmp_path,
     torch._dynamo.reset()
     out = train(cfg, 0, TensorBatches(tr, cfg.data, 32, CPU, True), TensorBatches(te, cfg.data, 32, CPU, False), CPU)
     assert counter.frame_count == 1
+    # Width 1/4 has 4-channel convolutions: no channels_last, from the trainer or from inductor.
+    assert options == [{"layout_optimization": False}]
     assert len(out.history) == 2 and all(torch.isfinite(torch.tensor(h["train_loss"])) for h in out.history)
 
 
