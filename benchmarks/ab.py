@@ -12,11 +12,14 @@ from dataclasses import dataclass
 class AB:
     a_s: float
     b_s: float
-    ratio: float
-    """Median over repetitions of A's time over B's time, each pair taken back to back
-    (> 1: A is slower); pairing cancels the machine's slow drifts in speed."""
-    ratios: tuple[float, ...] = ()
-    """Every pair's ratio, in the order taken."""
+    ratios: tuple[float, ...]
+    """Every pair's ratio, A's time over B's, in the order taken."""
+
+    @property
+    def ratio(self) -> float:
+        """Median of the pairs' ratios (> 1: A is slower); each pair is taken back to back,
+        so pairing cancels the machine's slow drifts in speed."""
+        return statistics.median(self.ratios)
 
     @property
     def spread(self) -> list[float]:
@@ -42,5 +45,4 @@ def alternate(a: Callable[[], float | None], b: Callable[[], float | None], repe
     for i in range(repeats):
         for fn, out in ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta)):
             out.append(timed(fn))
-    ratios = tuple(x / y for x, y in zip(ta, tb, strict=True))
-    return AB(statistics.median(ta), statistics.median(tb), statistics.median(ratios), ratios)
+    return AB(statistics.median(ta), statistics.median(tb), tuple(x / y for x, y in zip(ta, tb, strict=True)))
