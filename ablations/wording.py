@@ -1,7 +1,7 @@
-"""Counts in messages: "1 seed", "3 seeds"."""
+"""Counts in messages: "1 seed", "3 seeds" ("? epochs" where the count is unknown)."""
 
 from __future__ import annotations
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def count(n: int | str, noun: str) -> str:
+    return f"{n} {noun}{'' if str(n) == '1' else 's'}"

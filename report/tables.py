@@ -8,6 +8,7 @@ import pandas as pd
 
 from ablations.paper import PAPER_TABLES, PaperRow
 from ablations.tracking import StudyRuns
+from ablations.wording import count
 
 from .render import TextTable
 from .stats import ALPHA, TEST_NAME, std, welch_p
@@ -126,8 +127,8 @@ COLUMNS = ("Row", "top-1 err.", "top-5 err.", "GFLOPs", "Params (M)", "vs ref.",
 
 def caption(study_meta: dict, seeds: int) -> str:
     return (
-        f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {study_meta['epochs']} epoch(s), "
-        f"mean ± std over {seeds} seed(s) (n shown where fewer runs finished). "
+        f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {count(study_meta['epochs'], 'epoch')}, "
+        f"mean ± std over {count(seeds, 'seed')} (n shown where fewer runs finished). "
         "Paper: ImageNet, SE-ResNet-50, single 224 crop (Tables 10-16), or the paper's CIFAR table. "
         "Bold: best of our rows per column. vs ref.: † differs from the table's reference row beyond "
         f"seed noise ({TEST_NAME}); = within seed noise; ref. the reference row; ? untested (fewer than two seeds)."

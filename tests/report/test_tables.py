@@ -110,3 +110,13 @@ def test_unknown_study_is_a_clear_error(store):
     uri, _ = store
     with pytest.raises(ConfigError, match="no such study in .*; studies there: .*known"):
         read_study(uri, "nope")
+
+
+def test_caption_counts_epochs_and_seeds_in_words():
+    from report.tables import caption
+
+    meta = {"dataset": "cifar10", "backbone": "cifar_resnet20"}
+    one = caption({**meta, "epochs": "1"}, 1)
+    assert "cifar_resnet20, 1 epoch, mean ± std over 1 seed (n shown" in one
+    assert "3 epochs, mean ± std over 3 seeds (" in caption({**meta, "epochs": "3"}, 3)
+    assert "? epochs" in caption({**meta, "epochs": "?"}, 2)
