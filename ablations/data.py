@@ -193,16 +193,19 @@ class TensorBatches:
     def num_images(self) -> int:
         return len(self.labels)
 
-    def epoch(self, seed: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, seed: int, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches after its first ``skip``; a resumed run gets exactly the
+        batches, augmentation included, that it would have had without the stop."""
         gen = epoch_generator(seed, epoch, self.device)
         n = len(self.labels)
         order = torch.randperm(n, generator=gen, device=self.device) if self.train else None
-        for start in range(0, n, self.batch_size):
+        for i, start in enumerate(range(0, n, self.batch_size)):
             idx = order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
             x, y = self.images[idx], self.labels[idx]
             if self.augment:
-                x = random_flip(random_crop(x, self.padding, gen), gen)
-            yield self.normalize(x), y
+                x = random_flip(random_crop(x, self.padding, gen), gen)  # drawn for skipped batches too
+            if i >= skip:
+                yield self.normalize(x), y
 
 
 class FolderBatches:
@@ -233,14 +236,17 @@ class FolderBatches:
     def num_images(self) -> int:
         return len(self.indices)
 
-    def epoch(self, seed: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, seed: int, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches after its first ``skip``, in the same image order as without
+        the stop (the skipped images are not decoded; their augmentation draws differ)."""
         from torch.utils.data import DataLoader, Subset
 
         gen = epoch_generator(seed, epoch, torch.device("cpu"))
+        order = torch.randperm(len(self.indices), generator=gen).tolist() if self.train else range(len(self.indices))
         loader = DataLoader(
-            Subset(self.dataset, self.indices),
+            Subset(self.dataset, [self.indices[i] for i in order[skip * self.batch_size:]]),
             batch_size=self.batch_size,
-            shuffle=self.train,
+            shuffle=False,
             generator=gen,
             num_workers=self.cfg.workers,
             pin_memory=self.device.type == "cuda",

@@ -2,8 +2,9 @@
 
 The model is built from the config alone. Metrics accumulate on the device and are read
 once per epoch (plus a cheap finiteness check every ``CHECK_EVERY`` steps), so the loop
-has no per-step host sync. A checkpoint after every epoch lets an interrupted run resume
-where it stopped and finish with the same numbers it would have had (on CPU).
+has no per-step host sync. A checkpoint after every epoch, and one at the step where a stop
+was requested (Ctrl-C, SIGTERM), lets an interrupted run resume where it stopped and finish
+with the same numbers it would have had (on CPU).
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ EXCITATION_PER_CLASS = 50
 
 class NonFiniteLoss(RuntimeError):
     """The training loss became NaN or infinite; the run fails with this reason."""
+
+
+class Stopped(Exception):
+    """Training stopped on request after ``step`` steps of epoch ``epoch`` (0-based); the
+    checkpoint holds that point."""
+
+    def __init__(self, epoch: int, step: int) -> None:
+        super().__init__(f"stopped at epoch {epoch} step {step}")
+        self.epoch, self.step = epoch, step
 
 
 @dataclass(frozen=True)
@@ -132,11 +142,14 @@ def train(
     checkpoint: Path | None = None,
     on_epoch: EpochCallback | None = None,
     progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Outcome:
-    """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier epochs.
+    """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier steps.
 
-    The final evaluation also records the Section 7 statistics of an SE model
-    (``EXCITATION_PER_CLASS`` test images per class, chosen by ``test_batches.labels``).
+    ``should_stop`` is asked after every training step; when it says yes the checkpoint is
+    saved at that step and :class:`Stopped` is raised. The final evaluation also records
+    the Section 7 statistics of an SE model (``EXCITATION_PER_CLASS`` test images per
+    class, chosen by ``test_batches.labels``).
     """
     torch.manual_seed(seed)
     model: ResNet = build_model(cfg.model)
@@ -153,6 +166,7 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(tc, steps))
     history: list[dict[str, float]] = []
     start = 0
+    partial: dict = {}  # the steps already taken in epoch ``start`` before a stop
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
@@ -160,20 +174,31 @@ def train(
         sched.load_state_dict(state["scheduler"])
         history = list(state["history"])
         start = int(state["epoch"])
+        partial = state.get("partial") or {}
         if on_epoch:
             for i, h in enumerate(history):
                 on_epoch(i, h)
+
+    def save(epoch: int, partial_epoch: dict | None) -> None:
+        if checkpoint is not None:
+            _save(checkpoint, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "history": history, "epoch": epoch,
+                "partial": partial_epoch,
+            })
+
     gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
     # Inductor would turn the convolutions channels_last on its own, narrow ones included,
     # where oneDNN hangs (MIN_CPU_CHANNELS_LAST); it keeps the layout chosen here instead.
     compiled = torch.compile(model, options={"layout_optimization": fmt == torch.channels_last}) if tc.compile else None
     model.train()
     for epoch in range(start, tc.epochs):
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        wrong = torch.zeros((), device=device, dtype=torch.long)
-        lr = opt.param_groups[0]["lr"]
-        for i, (x, y) in enumerate(train_batches.epoch(seed, epoch)):
+        skip = int(partial.get("step", 0)) if epoch == start else 0
+        t0 = time.perf_counter() - (float(partial.get("seconds", 0.0)) if skip else 0.0)
+        loss_sum = torch.tensor(float(partial.get("loss_sum", 0.0)) if skip else 0.0, device=device)
+        wrong = torch.tensor(int(partial.get("wrong", 0)) if skip else 0, device=device, dtype=torch.long)
+        lr = float(partial.get("lr", opt.param_groups[0]["lr"])) if skip else opt.param_groups[0]["lr"]
+        for i, (x, y) in enumerate(train_batches.epoch(seed, epoch, skip), start=skip):
             x = x.contiguous(memory_format=fmt)
             # An epoch's smaller last batch runs eager: a new shape would cost a second
             # compilation (about a minute for a ResNet-20 on the CPU) for one step.
@@ -191,6 +216,10 @@ def train(
                 raise NonFiniteLoss(f"non-finite training loss at epoch {epoch} step {i}")
             if progress:
                 progress(1)
+            if should_stop is not None and should_stop():
+                save(epoch, {"step": i + 1, "loss_sum": loss_sum.item(), "wrong": wrong.item(),
+                             "seconds": time.perf_counter() - t0, "lr": lr})
+                raise Stopped(epoch, i + 1)
         train_time = time.perf_counter() - t0
         n = train_batches.num_images
         total_loss = loss_sum.item()
@@ -205,13 +234,11 @@ def train(
         }
         metrics["epoch_time_s"] = time.perf_counter() - t0
         history.append(metrics)
-        if checkpoint is not None:
-            _save(checkpoint, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1,
-            })
+        save(epoch + 1, None)
         if on_epoch:
             on_epoch(epoch, metrics)
+        if should_stop is not None and should_stop() and epoch + 1 < tc.epochs:
+            raise Stopped(epoch + 1, 0)
     # Nothing trained here (0 epochs, or a finished run resumed): one evaluation gives both.
     final = history[-1] if start < tc.epochs else evaluate(model, test_batches, tc.amp, device, fmt, gates)
     excitation = gates.stats(test_batches.classes)

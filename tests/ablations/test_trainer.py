@@ -5,7 +5,7 @@ import torch
 
 from ablations.config import DataConfig, ExperimentConfig, TrainConfig
 from ablations.data import TensorBatches, load_split
-from ablations.trainer import NonFiniteLoss, train
+from ablations.trainer import NonFiniteLoss, Stopped, train
 from senet_core import ModelConfig
 
 CPU = torch.device("cpu")
@@ -101,3 +101,25 @@ def test_excitation_statistics(tmp_path):
     again = train(cfg, 0, tr, te, CPU, tmp_path / "run.pt")
     assert again.resumed_from == cfg.train.epochs
     assert again.excitation == out.excitation
+
+
+def test_stop_mid_epoch_saves_and_resumes_to_the_same_result(tmp_path):
+    """Ctrl-C/SIGTERM stop a run after the current step; the checkpoint holds that step."""
+    cfg, tr, te, _ = _setup(tmp_path)  # 4 steps per epoch, 3 epochs
+    full = train(cfg, 3, tr, te, CPU, tmp_path / "full.pt")
+    asked = [0]
+
+    def stop_at_sixth_question() -> bool:  # asked after each of 4 steps and at the epoch's end
+        asked[0] += 1
+        return asked[0] == 6
+
+    ckpt = tmp_path / "stopped.pt"
+    with pytest.raises(Stopped) as stop:
+        train(cfg, 3, tr, te, CPU, ckpt, should_stop=stop_at_sixth_question)
+    assert (stop.value.epoch, stop.value.step) == (1, 1)
+    assert torch.load(ckpt, weights_only=True)["partial"]["step"] == 1
+    resumed = train(cfg, 3, tr, te, CPU, ckpt)
+    assert resumed.resumed_from == 1
+    assert resumed.final == full.final
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+    assert [h["train_top1_err"] for h in resumed.history] == [h["train_top1_err"] for h in full.history]
