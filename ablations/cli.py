@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from .errors import ConfigError
+from .stopping import STOPPER, Interrupted
 from .urls import redact
 from .wording import count
 
@@ -54,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 def build_worker_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run_sweep.py worker", description="Join an existing study and train its queued runs.")
     _common(p)
+    # The launcher of local workers reports what they wait for itself, once for all of them.
+    p.add_argument("--no-wait-report", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -97,9 +98,8 @@ def _print_plan(plan, fmt: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # A process started in the background inherits SIGINT as ignored; the launcher stops its
-    # workers with SIGINT, so both take it back rather than depend on how they were started.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Ctrl-C and SIGTERM (timeout, SLURM, systemd, Kubernetes) stop the same graceful way.
+    STOPPER.install()
     try:
         if argv[:1] == ["worker"]:
             return _worker(build_worker_parser().parse_args(argv[1:]))
@@ -107,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {redact(str(err))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: the run in progress is marked failed and keeps its checkpoint; "
+    except KeyboardInterrupt as err:
+        sig = err.signal_name if isinstance(err, Interrupted) else "SIGINT"
+        print(f"\ninterrupted by {sig}: the run in progress keeps its checkpoint and is queued again; "
               "run the same command again to finish what is missing", file=sys.stderr)
-        return 130
+        return err.exit_code if isinstance(err, Interrupted) else 130
 
 
 def _check_inputs(plan, settings) -> None:
@@ -156,24 +157,42 @@ def _launch(args: argparse.Namespace) -> int:
     from .tracking import Tracker, log_plan
 
     tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
-    log_plan(tracker, tracker.parent_run(parent_tags), plan.to_report_json())
+    parent_id = tracker.parent_run(parent_tags)
+    log_plan(tracker, parent_id, plan.to_report_json())
     started = time.perf_counter()
     worker_errors: list[str] = []
-    if args.workers == 1:
-        _run_inline(settings, plan, parent_tags, done, storage, tracker)
-    elif args.workers > 1:
-        worker_errors = _run_processes(args, settings, parent_tags)
+    if args.workers:
+        tracker.set_status(parent_id, "RUNNING")
+    try:
+        if args.workers == 1:
+            _run_inline(settings, plan, done, storage, tracker, parent_tags)
+        elif args.workers > 1:
+            from .pool import run_workers
+
+            worker_errors = run_workers(args.workers, settings, st, storage)
+    except Interrupted as err:
+        return _interrupted(err, engine.study_counts(st, plan), tracker, parent_id)
     counts = engine.study_counts(st, plan)
+    if args.workers:
+        tracker.set_status(parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
     _summary(settings, counts, time.perf_counter() - started, args.workers)
     for line in worker_errors:
         print(f"warning: {line}", file=sys.stderr)
-    # A crashed worker's run is retried by the others while they still have work; a run it
-    # leaves neither finished nor failed is retried (after the grace period) on a rerun.
-    stranded = counts["planned"] - counts["finished"] - counts["failed"] if worker_errors else 0
-    if stranded:
-        print(f"error: {count(stranded, 'run')} left unfinished by a worker that stopped "
+    # A dead worker's run is retried by the others while they still have work; one left
+    # queued or held when no worker is left is finished by a rerun.
+    if args.workers and counts.unfinished:
+        print(f"error: {count(counts.unfinished, 'run')} left unfinished by a worker that stopped "
               "early; run the same command again to finish them", file=sys.stderr)
-    return 1 if counts["failed"] or stranded else 0
+    return 1 if counts.failed or (args.workers and counts.unfinished) else 0
+
+
+def _interrupted(err: Interrupted, counts, tracker, parent_id: str) -> int:
+    """One line on what a signal left, and the shell's exit code for that signal."""
+    tracker.set_status(parent_id, "KILLED")
+    print(f"\ninterrupted by {err.signal_name}: {counts.finished}/{counts.planned} runs finished; the runs in "
+          f"progress stopped at a training step with their checkpoints and were queued again "
+          f"({count(counts.unfinished, 'run')} to go); run the same command again to finish them", file=sys.stderr)
+    return err.exit_code
 
 
 def _git_commit() -> str:
@@ -185,7 +204,7 @@ def _git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def _run_inline(settings, plan, parent_tags, done: int, storage, tracker) -> None:
+def _run_inline(settings, plan, done: int, storage, tracker, parent_tags) -> None:
     from . import engine
 
     total = len(plan.runs)
@@ -204,80 +223,13 @@ def _run_inline(settings, plan, parent_tags, done: int, storage, tracker) -> Non
         else:
             print(f"[{finished[0]}/{total}] {run.name}: {result} ({seconds:.1f} s)", flush=True)
 
-    worker = engine.Worker(settings, parent_tags, on_done, storage, tracker)
+    say = bar.write if bar else (lambda line: print(line, flush=True))
+    worker = engine.Worker(settings, parent_tags, on_done, storage, tracker, say=say)
     try:
         worker.run_forever()
-        worker.tracker.finish_parent(worker.parent_id, failed=False)
     finally:
         if bar:
             bar.close()
-
-
-def _run_processes(args, settings, parent_tags) -> list[str]:
-    """N local worker processes; each GPU gets one, CPU threads are split among them.
-    Returns a line for each worker that exited with an error (it printed its own traceback).
-
-    With a SQLite tracking store the workers log through one ``mlflow server`` started
-    here on 127.0.0.1, so no worker ever waits on a locked SQLite file.
-    """
-    import torch
-
-    from .tracking import MlflowServer
-
-    server = None
-    tracking = settings.tracking_uri
-    if tracking.startswith("sqlite"):
-        server = MlflowServer(tracking, settings.artifact_root).start()
-        tracking = server.url
-    gpus = torch.cuda.device_count() if settings.device != "cpu" else 0
-    threads = settings.threads or max(1, (os.cpu_count() or 1) // args.workers)
-    base = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
-            "--study", settings.study, "--storage", settings.storage, "--tracking-uri", tracking,
-            "--run-dir", str(settings.run_dir), "--checkpoint-dir", str(settings.checkpoint_dir),
-            "--data-root", str(settings.data_root), "--device", settings.device, "--threads", str(threads),
-            "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
-            "--no-progress"]
-    procs = []
-    try:
-        for i in range(args.workers):
-            env = dict(os.environ)
-            if gpus:
-                env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-            # Own sessions: a Ctrl-C reaches the launcher, which stops the workers itself.
-            procs.append(subprocess.Popen(base, env=env, start_new_session=True))
-        for p in procs:
-            p.wait()
-    except KeyboardInterrupt:
-        _stop_workers(procs)
-        raise
-    finally:
-        if server:
-            server.stop()
-    return [f"worker {i + 1} of {len(procs)} (pid {p.pid}) {_exit_reason(p.returncode)}"
-            for i, p in enumerate(procs) if p.returncode]
-
-
-def _exit_reason(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
-def _stop_workers(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
-    """SIGINT each worker (it fails its current run cleanly and exits), then SIGKILL stragglers."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -285,21 +237,27 @@ def _worker(args: argparse.Namespace) -> int:
         raise ConfigError("worker: --study is required (the name of an existing study)")
     settings = _settings(args, args.study)
     from . import engine
+    from .lifeline import watch
 
-    # The launcher stops workers with SIGINT; a scheduler (Slurm, Kubernetes) with SIGTERM.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    watch()  # started by a launcher: stop, as on SIGTERM, when it dies
     try:
-        worker = engine.Worker(settings, on_done=lambda run, result, s: print(f"{run.name}: {result} ({s:.1f} s)", flush=True))
+        worker = engine.Worker(settings, on_done=lambda run, result, s: print(f"{run.name}: {result} ({s:.1f} s)", flush=True),
+                               say=lambda line: print(line, flush=True), report_waits=not args.no_wait_report)
     except KeyError:
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}") from None
-    trained = worker.run_forever()
+    try:
+        trained = worker.run_forever()
+    except Interrupted as err:
+        print(f"worker stopped by {err.signal_name}: its run in progress keeps its checkpoint and is queued again",
+              flush=True)
+        return err.exit_code
     print(f"worker done: trained {count(trained, 'run')}, {worker.failed} failed")
     return 1 if worker.failed else 0
 
 
-def _summary(settings, counts: dict[str, int], seconds: float, workers: int) -> None:
+def _summary(settings, counts, seconds: float, workers: int) -> None:
     print(
-        f"\n{counts['finished']}/{counts['planned']} runs finished, {counts['failed']} failed "
+        f"\n{counts.finished}/{counts.planned} runs finished, {counts.failed} failed "
         f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
         f"  MLflow:  mlflow ui --backend-store-uri {redact(settings.tracking_uri)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"

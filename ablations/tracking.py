@@ -102,8 +102,13 @@ class Tracker:
         )
         return run.info.run_id
 
-    def finish_parent(self, run_id: str, failed: bool) -> None:
-        self.client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
+    def set_status(self, run_id: str, status: str) -> None:
+        """The study's parent run: RUNNING while a launcher works on it, then FINISHED,
+        FAILED (runs failed or left) or KILLED (interrupted)."""
+        if status == "RUNNING":
+            self.client.update_run(run_id, status=status)
+        else:
+            self.client.set_terminated(run_id, status)
 
     def start_child(
         self, parent_id: str, cfg: ExperimentConfig, name: str, tags: dict[str, str], seed: int
@@ -122,6 +127,19 @@ class Tracker:
             path.write_text(yaml.safe_dump({**to_dict(cfg), "seed": seed, **tags}, sort_keys=False))
             child.client.log_artifact(child.run_id, str(path))
         return child
+
+    def finished_attempt(self, config_uid: str, seed: int) -> tuple[str, float] | None:
+        """(run id, final top-1 error) of a FINISHED run of this configuration and seed, if any:
+        a worker killed after finishing it in MLflow but before Optuna heard of it."""
+        for run in self.client.search_runs(
+            [self.experiment_id],
+            f"tags.`{ROLE}` = 'run' and tags.config_uid = '{config_uid}' and tags.seed = '{seed}' "
+            "and attributes.status = 'FINISHED'",
+        ):
+            err = run.data.metrics.get("final_val_top1_err")
+            if err is not None:
+                return run.info.run_id, err
+        return None
 
     def mark_failed_attempts(self, config_uid: str, seed: int, keep: str) -> None:
         """Runs of an earlier attempt left RUNNING by a dead worker become FAILED."""
@@ -158,10 +176,11 @@ class ChildRun:
     def tag(self, key: str, value: str) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(key, value)])
 
-    def finish(self, ok: bool, reason: str | None = None) -> None:
+    def finish(self, status: str = "FINISHED", reason: str | None = None) -> None:
+        """``status``: FINISHED, FAILED, or KILLED (interrupted; the run was handed back)."""
         if reason:
             self.tag("failure", reason[:5000])
-        self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED))
+        self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.from_string(status)))
 
 
 PLAN_ARTIFACT = "plan.json"
@@ -252,9 +271,15 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
 
 class MlflowServer:
     """``mlflow server`` on 127.0.0.1 in front of a database store, so that many local
-    worker processes write through one server instead of contending for a SQLite file."""
+    worker processes write through one server instead of contending for a SQLite file.
 
-    def __init__(self, backend_uri: str, artifact_root: Path, host: str = "127.0.0.1") -> None:
+    It runs under :mod:`.lifeline`'s guard, so the server and its helper processes end with
+    this process even when it is killed with SIGKILL. MLflow's job runner (seven helper
+    processes for GenAI jobs) is not started: sweeps never use it. Its output goes to
+    ``log_path``.
+    """
+
+    def __init__(self, backend_uri: str, artifact_root: Path, log_path: Path, host: str = "127.0.0.1") -> None:
         import socket
 
         with socket.socket() as s:
@@ -262,6 +287,7 @@ class MlflowServer:
             self.port = s.getsockname()[1]
         self.host = host
         self.url = f"http://{host}:{self.port}"
+        self.log_path = log_path
         artifact_root.mkdir(parents=True, exist_ok=True)
         self.cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
                     "--default-artifact-root", artifact_root.resolve().as_uri(), "--no-serve-artifacts",
@@ -271,12 +297,16 @@ class MlflowServer:
     def start(self, timeout: float = 120.0) -> MlflowServer:
         import urllib.request
 
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        from .lifeline import guard_command, spawn
+
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        with open(self.log_path, "ab") as log:
+            self.proc = spawn(guard_command(self.cmd), env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
-                raise RuntimeError(f"mlflow server exited: {redact(err)}")
+                raise RuntimeError(f"mlflow server exited: {redact(self._log_tail())}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
                     if resp.status == 200:
@@ -284,12 +314,21 @@ class MlflowServer:
             except OSError:
                 time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout:.0f} s")
+        raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout:.0f} s "
+                           f"(its log: {self.log_path}): {redact(self._log_tail())}")
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
 
     def stop(self) -> None:
+        """The guard stops the server's whole process group, then exits."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

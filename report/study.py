@@ -92,7 +92,11 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path) -> P
     finished = runs[runs.status == "FINISHED"][["config_uid", "seed"]].drop_duplicates()
     planned = sum(len(t.rows) for t in results)
     n_runs = len({r.config_uid for t in results for r in t.rows}) * int(study.plan.get("seeds", 1))
-    summary = overview(results, n_runs, len(finished), int((runs.status == "FAILED").sum()))
+    # Runs that failed and were not finished by a later attempt (a KILLED attempt was
+    # interrupted and queued again: the run is missing, not failed).
+    failed = runs[runs.status == "FAILED"][["config_uid", "seed"]].drop_duplicates()
+    n_failed = len(failed.merge(finished, how="left", indicator=True).query("_merge == 'left_only'"))
+    summary = overview(results, n_runs, len(finished), n_failed)
     summary += [s for said in sentences for s in said]
     section7, note = _section7(study, figdir)
     tags = study.parent["tags"]

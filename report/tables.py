@@ -75,7 +75,7 @@ def build_results(study: StudyRuns) -> list[TableResult]:
                 status = "ok"
             elif done:
                 status = "partial"
-            elif len(mine):
+            elif (mine.status == "FAILED").any():
                 status = "failed"
             else:
                 status = "missing"

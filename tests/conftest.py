@@ -8,6 +8,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def paper_tables(tmp: Path, *tables: int) -> list[str]:
+    """``--config`` of a sweep file whose paper suite keeps only ``tables``, for the slower
+    multi-process scenarios."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "sweeps.yaml").read_text())
+    data["suites"]["paper"]["tables"] = {t: data["suites"]["paper"]["tables"][t] for t in tables}
+    path = tmp / f"sweeps-t{'-'.join(map(str, tables))}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return ["--config", str(path)]
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real CIFAR-10 copy (``SENET_DATA_ROOT``); end-to-end tests need it."""
@@ -27,3 +39,30 @@ def _isolated_env(monkeypatch, tmp_path, cache_dir):
     monkeypatch.setenv("SENET_CACHE_DIR", str(cache_dir))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """One PostgreSQL server for the whole session (tests create their own databases)."""
+    from tests.postgres import LocalPostgres
+
+    server = LocalPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def stores(pg, request):
+    """An Optuna and an MLflow database of this test's own on the session's PostgreSQL."""
+    import hashlib
+
+    name = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    return pg.create_db(f"optuna_{name}"), pg.create_db(f"mlflow_{name}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def both_stores(request, tmp_path):
+    """(Optuna storage, MLflow tracking URI): SQLite files, then PostgreSQL databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'optuna.db'}", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return request.getfixturevalue("stores")

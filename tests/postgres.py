@@ -1,8 +1,10 @@
-"""A throw-away PostgreSQL server from the machine's own packages (initdb/pg_ctl).
+"""A throw-away PostgreSQL server from the machine's own packages (initdb, postgres).
 
 Runs in a temporary directory on a free loopback port, as the ``postgres`` user when
-started by root (PostgreSQL refuses to run as root). ``python -m tests.postgres`` starts
-one for development and prints its URL; ``make postgres`` does the same.
+started by root (PostgreSQL refuses to run as root), in the foreground under the project's
+lifeline guard: it shuts down when the process that started it ends, SIGKILL included.
+``python -m tests.postgres`` starts one for development and prints its URL; ``make postgres``
+does the same.
 """
 
 from __future__ import annotations
@@ -36,18 +38,34 @@ class LocalPostgres:
         self.dir = Path(tempfile.mkdtemp(prefix="senet-pg-"))
         self.port = free_port()
         self.as_postgres = os.geteuid() == 0
+        self.proc: subprocess.Popen | None = None
         if self.as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
 
-    def _run(self, *cmd: str) -> None:
-        full = ["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres else list(cmd)
-        subprocess.run(full, check=True, capture_output=True, text=True, cwd="/")
+    def _as_owner(self, *cmd: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if self.as_postgres else list(cmd)
 
-    def start(self) -> LocalPostgres:
+    def _run(self, *cmd: str) -> None:
+        subprocess.run(self._as_owner(*cmd), check=True, capture_output=True, text=True, cwd="/")
+
+    def start(self, timeout: float = 60.0) -> LocalPostgres:
+        from ablations import lifeline
+
         data = self.dir / "data"
         self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self._run(_bin("pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "-t", "60", "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200", "start")
+        server = self._as_owner(_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
+                                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
+        with open(self.dir / "log", "ab") as log:
+            # SIGINT is PostgreSQL's fast shutdown.
+            self.proc = lifeline.spawn(lifeline.guard_command(server, sig="SIGINT", grace=20),
+                                       stdout=log, stderr=subprocess.STDOUT, cwd="/")
+        deadline = time.monotonic() + timeout
+        while subprocess.run([_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log_tail = (self.dir / "log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"PostgreSQL did not start: {log_tail}")
+            time.sleep(0.2)
         return self
 
     def create_db(self, name: str) -> str:
@@ -60,7 +78,9 @@ class LocalPostgres:
 
     def stop(self) -> None:
         try:
-            self._run(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.terminate()  # the guard shuts the server down
+                self.proc.wait(timeout=60)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 

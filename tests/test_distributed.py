@@ -1,5 +1,5 @@
 """Many workers, one sweep, on a real PostgreSQL: no duplicates, crash recovery with
-resume from checkpoint, clean Ctrl-C, concurrent launchers."""
+resume from checkpoint, concurrent launchers (signals: tests/test_interruptions.py)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,9 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT
-from tests.postgres import LocalPostgres
+from tests.conftest import ROOT, paper_tables
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = LocalPostgres().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def stores(pg, request):
-    name = request.node.name.replace("test_", "").replace("[", "_").replace("]", "")[:40].lower()
-    return pg.create_db(f"optuna_{name}"), pg.create_db(f"mlflow_{name}")
 
 
 def _cmd(tmp, data_root, storage, tracking, study, *extra):
@@ -38,17 +24,6 @@ def _cmd(tmp, data_root, storage, tracking, study, *extra):
             "--storage", storage, "--tracking-uri", tracking, "--run-dir", str(tmp / "runs"),
             "--data-root", str(data_root), "--heartbeat-interval", "1", "--grace-period", "4",
             "--no-progress", *extra]
-
-
-def _table10_only(tmp):
-    """The paper suite cut to Table 10 (6 configurations), for the slower scenarios."""
-    import yaml
-
-    data = yaml.safe_load((ROOT / "sweeps.yaml").read_text())
-    data["suites"]["paper"]["tables"] = {10: data["suites"]["paper"]["tables"][10]}
-    path = tmp / "sweeps-t10.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return ["--config", str(path)]
 
 
 def _env(cache_dir):
@@ -93,7 +68,7 @@ def _running_workers(storage, study_name, ready=lambda t: True) -> dict[int, opt
 def test_kill_9_worker_is_retried_and_resumes(tmp_path, data_root, cache_dir, stores):
     storage, tracking = stores
     # Few, longer runs so that a kill lands mid-run, after an epoch checkpoint.
-    cmd = _cmd(tmp_path, data_root, storage, tracking, "kill", "--workers", "2", *_table10_only(tmp_path),
+    cmd = _cmd(tmp_path, data_root, storage, tracking, "kill", "--workers", "2", *paper_tables(tmp_path, 10),
                "--set", "train.epochs=5", "--set", "data.train_size=384")
     launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
 
@@ -127,7 +102,7 @@ def test_kill_9_worker_is_retried_and_resumes(tmp_path, data_root, cache_dir, st
 def test_all_workers_killed_is_an_error(tmp_path, data_root, cache_dir, stores):
     """With no worker left to take the runs over, the launcher exits 1 and says to rerun."""
     storage, tracking = stores
-    cmd = _cmd(tmp_path, data_root, storage, tracking, "allkilled", "--workers", "2", *_table10_only(tmp_path),
+    cmd = _cmd(tmp_path, data_root, storage, tracking, "allkilled", "--workers", "2", *paper_tables(tmp_path, 10),
                "--set", "train.epochs=8")
     launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
     held: dict = {}
@@ -144,38 +119,6 @@ def test_all_workers_killed_is_an_error(tmp_path, data_root, cache_dir, stores):
         assert f"(pid {pid}) was killed by SIGKILL" in out
     assert "left unfinished by a worker that stopped early; run the same command again" in out
     assert " 0 failed" in out  # nothing failed: the runs were stranded, not broken
-
-
-def test_ctrl_c_stops_workers_and_rerun_finishes(tmp_path, data_root, cache_dir, stores):
-    storage, tracking = stores
-    # Runs long enough (about 10 s each) that the interrupt lands mid-sweep on a fast machine.
-    cmd = _cmd(tmp_path, data_root, storage, tracking, "sigint", "--workers", "2", *_table10_only(tmp_path),
-               "--set", "train.epochs=8")
-    launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache_dir))
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        try:
-            study = optuna.load_study(study_name="sigint", storage=storage)
-        except KeyError:
-            continue
-        if len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) >= 2:
-            break
-    launcher.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    out, _ = launcher.communicate(timeout=60)
-    stopped_in = time.monotonic() - t0
-    assert launcher.returncode == 130, out[-2000:]
-    assert stopped_in < 25
-    study = optuna.load_study(study_name="sigint", storage=storage)
-    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))  # nothing left hanging
-    done_before = len({t.user_attrs["config_uid"] for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))})
-    assert 2 <= done_before < 6
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_env(cache_dir))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert f"{done_before} already finished" in proc.stdout
-    finished, _ = _finished_per_key(tracking, "sigint")
-    assert len(finished) == 6 and set(finished.values()) == {1}
 
 
 def test_two_launchers_do_not_duplicate(tmp_path, data_root, cache_dir, stores):
@@ -196,7 +139,7 @@ def test_local_workers_on_the_default_sqlite_stores(tmp_path, data_root, cache_d
     front of the SQLite tracking store, so two workers lose nothing and never hit a lock."""
     cmd = [sys.executable, str(ROOT / "run_sweep.py"), "--preset", "tiny", "--study", "local",
            "--run-dir", str(tmp_path / "runs"), "--data-root", str(data_root), "--no-progress",
-           "--workers", "2", *_table10_only(tmp_path), "--seeds", "2"]
+           "--workers", "2", *paper_tables(tmp_path, 10), "--seeds", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_env(cache_dir))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "locked" not in proc.stdout + proc.stderr

@@ -1,16 +1,12 @@
-"""The sweep engine: Optuna decides which worker trains which run; the only optuna importer.
+"""A worker: claims queued runs of one study, trains them, and tells Optuna and MLflow.
 
-One Optuna study per sweep; each (config_uid, seed) is one trial, enqueued WAITING with
-its config in the trial's user attributes. A worker claims a WAITING trial atomically
-(``set_trial_state_values(..., RUNNING)`` only succeeds from WAITING), beats a heartbeat
-while it trains, and tells the result. A trial whose worker dies goes stale; Optuna's
-``fail_stale_trials`` fails it and ``RetryHeartbeatStaleTrialCallback`` re-enqueues it, and the
-retry resumes from the run's checkpoint. Re-launching enqueues only runs with no
-COMPLETE, WAITING or RUNNING trial, so finished work is never repeated.
-
-``config_uid`` and ``seed`` are trial user attributes rather than categorical params:
-Optuna refuses a categorical whose choices change within a study, and adding a factor
-value adds a configuration.
+Exactly once, whatever ends a worker:
+- a claim is preceded and followed by a heartbeat, so a worker that dies holding a run is
+  always noticed (:mod:`.liveness` retries the run after the grace period);
+- a run that an earlier attempt finished in MLflow before its worker died is completed from
+  that result, with no second MLflow run;
+- Ctrl-C or SIGTERM stops training at the next step with the checkpoint saved, marks the
+  MLflow run KILLED and queues the run again at once (:meth:`Worker.execute`).
 """
 
 from __future__ import annotations
@@ -21,114 +17,28 @@ import socket
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import optuna
-import sqlalchemy
 import torch
-from optuna.distributions import IntDistribution
-from optuna.exceptions import ExperimentalWarning
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from .config import ExperimentConfig, config_uid
-from .data import FolderBatches, TensorBatches, TensorSplit, load_split
-from .plan import Plan, Run
-from .schema import parse, to_dict
-from .settings import Settings
-from .tracking import Tracker, retry_first_use
-from .trainer import NonFiniteLoss, train
-from .urls import redact
+from ..config import ExperimentConfig, config_uid
+from ..data import FolderBatches, TensorBatches, TensorSplit, load_split
+from ..plan import Run
+from ..schema import parse
+from ..settings import Settings
+from ..stopping import STOPPER, Interrupted
+from ..tracking import ChildRun, Tracker
+from ..trainer import NonFiniteLoss, Stopped, train
+from ..urls import redact
+from .liveness import WaitReporter, fail_stale
+from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-# Heartbeats and fail_stale_trials are experimental in Optuna 5; they are used on purpose.
-warnings.filterwarnings("ignore", category=ExperimentalWarning)
-SEED_DISTRIBUTION = IntDistribution(0, 2**31 - 1)
-
-
-def make_storage(settings: Settings) -> RDBStorage:
-    sqlite = settings.storage.startswith("sqlite")
-    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
-    if sqlite:
-        Path(settings.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    storage = retry_first_use(lambda: RDBStorage(
-        settings.storage,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=settings.heartbeat_interval,
-        grace_period=settings.grace_period,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry),
-    ))
-    if sqlite:
-        _serializable_sqlite(storage.engine)
-    return storage
-
-
-def _serializable_sqlite(engine: sqlalchemy.Engine) -> None:
-    """Real transactions on SQLite, so that claiming a trial is atomic between processes.
-
-    Python's sqlite3 driver opens a transaction only at the first write, so two workers could
-    both read a trial as WAITING and both set it RUNNING (seen: 9 of 150 trials claimed twice
-    by two processes). ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts
-    (SQLAlchemy's recipe for pysqlite); the others wait for it up to the 60 s timeout.
-    """
-
-    @sqlalchemy.event.listens_for(engine, "connect")
-    def _no_driver_transactions(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None
-
-    @sqlalchemy.event.listens_for(engine, "begin")
-    def _begin_immediate(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    engine.dispose()  # connections opened before the hooks reconnect with them
-
-
-def open_study(settings: Settings, storage: RDBStorage, create: bool) -> optuna.Study:
-    if create:
-        return retry_first_use(lambda: optuna.create_study(
-            study_name=settings.study, storage=storage, direction="minimize", load_if_exists=True
-        ))
-    return optuna.load_study(study_name=settings.study, storage=storage)
-
-
-def _key(trial: optuna.trial.FrozenTrial) -> tuple[str, int] | None:
-    uid, seed = trial.user_attrs.get("config_uid"), trial.user_attrs.get("seed")
-    return (uid, seed) if uid is not None else None
-
-
-def enqueue_missing(study: optuna.Study, plan: Plan) -> tuple[int, int]:
-    """Enqueue every planned run with no COMPLETE, WAITING or RUNNING trial.
-
-    Returns (already finished, newly queued).
-    """
-    live = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
-    states: dict[tuple[str, int], set[TrialState]] = {}
-    for t in study.get_trials(deepcopy=False):
-        if (k := _key(t)) is not None:
-            states.setdefault(k, set()).add(t.state)
-    done = queued = 0
-    for run in plan.runs:
-        seen = states.get(run.key, set())
-        if TrialState.COMPLETE in seen:
-            done += 1
-        elif not seen & set(live):
-            study.enqueue_trial(
-                {},
-                user_attrs={
-                    "config_uid": run.config_uid,
-                    "seed": run.seed,
-                    "name": run.name,
-                    "tables": run.tables,
-                    "rows": run.rows,
-                    "cells": [list(c) for c in run.cells],
-                    "config": to_dict(run.config),
-                },
-            )
-            queued += 1
-    return done, queued
+# How long a stopping worker waits for MLflow to take a run's KILLED status: when the
+# launcher dies, its tracking server dies with it, and MLflow's client would retry for minutes.
+MLFLOW_ON_STOP_S = 10.0
 
 
 @dataclass
@@ -200,14 +110,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _with_timeout(fn: Callable[[], object], seconds: float) -> None:
+    """Run ``fn`` in a daemon thread, ignoring its errors, and wait for it at most ``seconds``."""
+
+    def quiet() -> None:
+        with contextlib.suppress(Exception):
+            fn()
+
+    thread = threading.Thread(target=quiet, daemon=True)
+    thread.start()
+    thread.join(seconds)
+
+
 class Worker:
     """Claims WAITING trials of one study and trains them until none are left."""
 
     def __init__(self, settings: Settings, parent_tags: dict[str, str] | None = None,
                  on_done: Callable[[Run, str, float], None] | None = None,
-                 storage: RDBStorage | None = None, tracker: Tracker | None = None) -> None:
+                 storage: RDBStorage | None = None, tracker: Tracker | None = None,
+                 say: Callable[[str], None] | None = print, report_waits: bool = True) -> None:
         """``storage`` and ``tracker``: the launcher's own, when the worker runs in its process
-        (opening each store again costs about a second)."""
+        (opening each store again costs about a second). ``say`` prints retries and, when
+        ``report_waits``, what the worker waits for once nothing is left to claim."""
         self.settings = settings
         self.storage = storage or make_storage(settings)
         self.study = open_study(settings, self.storage, create=False)
@@ -222,16 +146,25 @@ class Worker:
         self.data = DataCache(settings, self.device)
         self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
         self.on_done = on_done
+        self.say = say or (lambda _line: None)
+        self.waits = WaitReporter(self.study, self.storage, settings.grace_period,
+                                  settings.heartbeat_interval) if report_waits else None
         self.failed = 0
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     def claim(self) -> _Claim | None:
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
+            # Beat before claiming: a worker that dies right after its claim still leaves a
+            # heartbeat to go stale (a beat on a trial another worker wins is harmless).
+            self.storage.record_heartbeat(trial_id)
             try:
                 if not self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
                     continue
             except RuntimeError:  # finished meanwhile (e.g. pruned as a duplicate)
                 continue
+            self.storage.record_heartbeat(trial_id)
+            self.storage.set_trial_user_attr(trial_id, "worker", self.name)
             attrs = t.user_attrs
             cfg = parse(ExperimentConfig, attrs["config"])
             if config_uid(cfg) != attrs["config_uid"]:
@@ -244,7 +177,7 @@ class Worker:
     def _duplicate_of(self, claim: _Claim) -> int | None:
         """Another trial already owns this run: COMPLETE, or RUNNING with a lower number."""
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-            same = t.number != claim.number and _key(t) == claim.run.key
+            same = t.number != claim.number and run_key(t) == claim.run.key
             if same and (t.state == TrialState.COMPLETE or t.number < claim.number):
                 return t.number
         return None
@@ -253,26 +186,56 @@ class Worker:
         """Train until no WAITING trial is left and no RUNNING trial can still fail over."""
         trained = 0
         while True:
+            STOPPER.check()
             claim = self.claim()
-            if claim is None:
-                fail_stale_trials(self.study)
-                if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                    continue
-                if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                    return trained
-                time.sleep(poll)
+            if claim is not None:
+                trained += self.execute(claim)
                 continue
-            trained += self.execute(claim)
+            for line in fail_stale(self.study, self.storage, self.settings.grace_period, self.settings.max_retry):
+                self.say(line)
+            if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                continue
+            if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return trained
+            if self.waits and (report := self.waits.due()):
+                self.say(report)
+            time.sleep(poll)
 
     def execute(self, claim: _Claim) -> int:
+        """Train a claimed run; returns 1 if it trained to the end, else 0."""
+        child: ChildRun | None = None
+        try:
+            dup = self._duplicate_of(claim)
+            if dup is not None:
+                self.storage.set_trial_user_attr(claim.trial_id, "duplicate_of", dup)
+                self.study.tell(claim.number, state=TrialState.PRUNED)
+                return 0
+            if self._complete_from_mlflow(claim):
+                return 0
+            child = self._start_child(claim)
+            return self._train(claim, child)
+        except (KeyboardInterrupt, Stopped) as err:
+            sig = err.signal_name if isinstance(err, Interrupted) else (STOPPER.signal_name or "SIGINT")
+            self._hand_back(claim, child, sig)
+            raise Interrupted(sig) from None
+
+    def _complete_from_mlflow(self, claim: _Claim) -> bool:
+        """An earlier attempt finished in MLflow and its worker died before telling Optuna:
+        complete the trial with that result rather than train and log the run a second time."""
+        found = self.tracker.finished_attempt(claim.run.config_uid, claim.run.seed)
+        if found is None:
+            return False
+        run_id, err = found
+        self.storage.set_trial_user_attr(claim.trial_id, "mlflow_run_id", run_id)
+        self.storage.set_trial_user_attr(claim.trial_id, "recovered", "an earlier attempt had finished in MLflow")
+        self.study.tell(claim.number, err)
+        if self.on_done:
+            self.on_done(claim.run, f"val top-1 err {err:.2f}%, from an earlier attempt that finished in MLflow", 0.0)
+        return True
+
+    def _start_child(self, claim: _Claim) -> ChildRun:
         run = claim.run
-        dup = self._duplicate_of(claim)
-        if dup is not None:
-            self.storage.set_trial_user_attr(claim.trial_id, "duplicate_of", dup)
-            self.study.tell(claim.number, state=TrialState.PRUNED)
-            return 0
         self.storage.set_trial_param(claim.trial_id, "seed", float(run.seed), SEED_DISTRIBUTION)
-        self.storage.set_trial_user_attr(claim.trial_id, "worker", f"{socket.gethostname()}:{os.getpid()}")
         tags = {
             "suite": self.study.user_attrs.get("suite", ""),
             "preset": self.study.user_attrs.get("preset", ""),
@@ -287,6 +250,10 @@ class Worker:
         child = self.tracker.start_child(self.parent_id, run.config, run.name, tags, run.seed)
         self.tracker.mark_failed_attempts(run.config_uid, run.seed, keep=child.run_id)
         self.storage.set_trial_user_attr(claim.trial_id, "mlflow_run_id", child.run_id)
+        return child
+
+    def _train(self, claim: _Claim, child: ChildRun) -> int:
+        run = claim.run
         checkpoint = self.settings.checkpoint_dir / self.settings.study / f"{run.config_uid}-seed{run.seed}.pt"
         start = time.perf_counter()
         try:
@@ -294,20 +261,20 @@ class Worker:
                 train_b, test_b = self.data.batches(run.config)
                 bar = _bar(self.settings.progress, len(train_b) * run.config.train.epochs, run.name)
                 try:
-                    outcome = train(
-                        run.config, run.seed, train_b, test_b, self.device, checkpoint,
-                        on_epoch=child.log_epoch, progress=bar.update if bar else None,
-                    )
+                    with STOPPER.deferred():
+                        outcome = train(
+                            run.config, run.seed, train_b, test_b, self.device, checkpoint,
+                            on_epoch=child.log_epoch, progress=bar.update if bar else None,
+                            should_stop=lambda: STOPPER.requested,
+                        )
                 finally:
                     if bar:
                         bar.close()
-        except KeyboardInterrupt:
-            child.finish(False, "interrupted")
-            self.study.tell(claim.number, state=TrialState.FAIL)
+        except (KeyboardInterrupt, Stopped):
             raise
         except Exception as err:  # the run fails with its reason; the sweep goes on
             reason = redact(f"{type(err).__name__}: {err}")
-            child.finish(False, reason)
+            child.finish("FAILED", reason)
             self.storage.set_trial_user_attr(claim.trial_id, "failure", reason)
             self.study.tell(claim.number, state=TrialState.FAIL)
             self.failed += 1
@@ -321,11 +288,23 @@ class Worker:
             child.log_json("excitation.json", outcome.excitation)
         if outcome.resumed_from:
             child.tag("resumed_from_epoch", str(outcome.resumed_from))
-        child.finish(True)
+        child.finish()
         self.study.tell(claim.number, outcome.final["val_top1_err"])
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)
         return 1
+
+    def _hand_back(self, claim: _Claim, child: ChildRun | None, signal_name: str) -> None:
+        """Fail the interrupted trial and queue its run again at once, so another worker (or
+        the next launch) resumes it from its checkpoint; the MLflow run becomes KILLED."""
+        reason = f"interrupted by {signal_name}; queued again, resumes from its checkpoint"
+        with contextlib.suppress(Exception):
+            self.storage.set_trial_user_attr(claim.trial_id, "failure", reason)
+            self.study.tell(claim.number, state=TrialState.FAIL)
+            trial = self.storage.get_trial(claim.trial_id)
+            requeue(self.study, trial, reason, lost=False, max_retry=self.settings.max_retry)
+        if child is not None:
+            _with_timeout(lambda: child.finish("KILLED", reason), MLFLOW_ON_STOP_S)
 
 
 def _bar(enabled: bool, total: int, name: str):
@@ -335,9 +314,3 @@ def _bar(enabled: bool, total: int, name: str):
 
     return tqdm(total=total, desc=name, unit="step", leave=False, dynamic_ncols=True)
 
-
-def study_counts(study: optuna.Study, plan: Plan) -> dict[str, int]:
-    keys = {r.key for r in plan.runs}
-    done = {k for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if (k := _key(t)) in keys}
-    failed = {k for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if (k := _key(t)) in keys} - done
-    return {"planned": len(keys), "finished": len(done), "failed": len(failed)}

@@ -47,15 +47,15 @@ def store(tmp_path_factory):
             # r=16's seed 2 finished only on its second attempt.
             if uid == config_uid(R16) and seed == 2:
                 lost = tracker.start_child(parent, cfg, "lost", {"config_uid": uid, "seed": str(seed)}, seed)
-                lost.finish(False, "worker lost")
+                lost.finish("FAILED", "worker lost")
             run = tracker.start_child(parent, cfg, f"r seed {seed}", {"config_uid": uid, "seed": str(seed)}, seed)
             run.log_epoch(0, {"val_top1_err": err + 10, "val_top5_err": 20.0})
             run.log_epoch(1, {"val_top1_err": err, "val_top5_err": err / 3})
             run.log_once({"params_m": 1.5 if uid == config_uid(R2) else 1.2, "gflops": 0.04,
                           "final_val_top1_err": err, "final_val_top5_err": err / 3})
-            run.finish(True)
+            run.finish()
     failed = tracker.start_child(parent, BASE, "base", {"config_uid": config_uid(BASE), "seed": "0"}, 0)
-    failed.finish(False, "NonFiniteLoss: non-finite training loss at epoch 0")
+    failed.finish("FAILED", "NonFiniteLoss: non-finite training loss at epoch 0")
     return uri, tmp
 
 

@@ -1,0 +1,41 @@
+"""The sweep engine: Optuna decides which worker trains which run; the only optuna importer.
+
+One Optuna study per sweep; each (config_uid, seed) is one trial, enqueued WAITING with its
+config in the trial's user attributes (:mod:`.store`). A worker claims a WAITING trial
+atomically (``set_trial_state_values(..., RUNNING)`` only succeeds from WAITING), beats a
+heartbeat while it trains, and tells the result (:mod:`.worker`). A trial whose worker goes
+silent is failed after the grace period and queued again, and the retry resumes from the
+run's checkpoint (:mod:`.liveness`). Re-launching enqueues only runs with no COMPLETE,
+WAITING or RUNNING trial, so finished work is never repeated.
+
+``config_uid`` and ``seed`` are trial user attributes rather than categorical params:
+Optuna refuses a categorical whose choices change within a study, and adding a factor
+value adds a configuration.
+"""
+
+import warnings
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+
+from .liveness import WaitReporter, fail_stale, held_runs
+from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts
+from .worker import Worker, resolve_device
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Heartbeats are experimental in Optuna 5; they are used on purpose.
+warnings.filterwarnings("ignore", category=ExperimentalWarning)
+
+__all__ = [
+    "Counts",
+    "WaitReporter",
+    "Worker",
+    "enqueue_missing",
+    "fail_stale",
+    "held_runs",
+    "make_storage",
+    "open_study",
+    "resolve_device",
+    "run_states",
+    "study_counts",
+]

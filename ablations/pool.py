@@ -1,0 +1,92 @@
+"""``--workers N``: local worker processes, watched until they finish, stopped on a signal.
+
+Each worker holds a lifeline to the launcher (:mod:`.lifeline`), so it stops (checkpoint,
+run queued again) when the launcher dies, SIGKILL included. With a SQLite tracking store the
+workers log through one ``mlflow server`` started here on 127.0.0.1, so no worker ever waits
+on a locked SQLite file; it ends with the launcher too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import lifeline
+
+REPORT_EVERY_S = 5.0  # how often the launcher looks at the study while its workers train
+
+
+def run_workers(n: int, settings, study, storage) -> list[str]:
+    """Run ``n`` workers to the end; returns a line for each worker that ended with an error
+    (it printed its own traceback). Ctrl-C/SIGTERM stop them all and propagate."""
+    import torch
+
+    from .engine import WaitReporter
+    from .tracking import MlflowServer
+
+    server = None
+    tracking = settings.tracking_uri
+    if tracking.startswith("sqlite"):
+        server = MlflowServer(tracking, settings.artifact_root, settings.run_dir / "mlflow-server.log").start()
+        tracking = server.url
+    gpus = torch.cuda.device_count() if settings.device != "cpu" else 0
+    threads = settings.threads or max(1, (os.cpu_count() or 1) // n)
+    cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
+           "--study", settings.study, "--storage", settings.storage, "--tracking-uri", tracking,
+           "--run-dir", str(settings.run_dir), "--checkpoint-dir", str(settings.checkpoint_dir),
+           "--data-root", str(settings.data_root), "--device", settings.device, "--threads", str(threads),
+           "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
+           "--no-progress", "--no-wait-report"]
+    procs: list[subprocess.Popen] = []
+    waits = WaitReporter(study, storage, settings.grace_period, settings.heartbeat_interval)
+    try:
+        for i in range(n):
+            env = dict(os.environ)
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+            procs.append(lifeline.spawn(cmd, env=env))
+        next_look = time.monotonic() + REPORT_EVERY_S
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.5)
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + REPORT_EVERY_S
+                if report := waits.due():
+                    print(report, flush=True)
+    except KeyboardInterrupt:
+        stop_workers(procs)
+        raise
+    finally:
+        if server:
+            server.stop()
+    return [f"worker {i + 1} of {len(procs)} (pid {p.pid}) {exit_reason(p.returncode)}"
+            for i, p in enumerate(procs) if p.returncode]
+
+
+def exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    if code > 128 and code - 128 in (signal.SIGINT, signal.SIGTERM):
+        return f"was stopped by {signal.Signals(code - 128).name} (its run was queued again)"
+    return f"exited with code {code}"
+
+
+def stop_workers(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
+    """SIGINT each worker: it stops at its next training step, saves the checkpoint and queues
+    its run again. A second SIGINT after ``grace`` seconds interrupts whatever it is doing
+    (compiling, loading data); SIGKILL ten seconds later."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGINT, 10.0), (signal.SIGKILL, 10.0)):
+        alive = [p for p in procs if p.poll() is None]
+        for p in alive:
+            p.send_signal(sig)
+        deadline = time.monotonic() + wait
+        for p in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
