@@ -121,11 +121,25 @@ def params(cfg: ExperimentConfig) -> dict[str, Any]:
     return flatten(cfg)
 
 
-def _identity_field(f: dataclasses.Field) -> bool:
-    return f.metadata.get("uid", True)
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _in_uid(f: dataclasses.Field, value: Any) -> bool:
+    """Speed-only fields never enter the hash. A field added after the first release (its
+    metadata names the version ``since``) enters it only when it differs from its default,
+    so that every configuration that existed before keeps its uid."""
+    if not f.metadata.get("uid", True):
+        return False
+    return "since" not in f.metadata or value != _default(f)
 
 
 def config_uid(cfg: ExperimentConfig) -> str:
-    """Stable 12-hex-digit hash of the experiment-defining fields (no speed-only fields)."""
-    payload = json.dumps(flatten(cfg, keep=_identity_field), sort_keys=True)
+    """Stable 12-hex-digit hash of the experiment-defining fields.
+
+    A promise to the user's stores: finished runs are keyed by it, so the uid of an existing
+    configuration never changes (tests/ablations/config_uids.json holds every uid of the
+    first release's suites and presets). New fields get ``since`` metadata.
+    """
+    payload = json.dumps(flatten(cfg, keep=_in_uid), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]

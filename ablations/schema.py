@@ -116,14 +116,15 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def flatten(obj: Any, prefix: str = "", keep: typing.Callable[[dataclasses.Field], bool] | None = None) -> dict[str, Any]:
-    """Dotted keys -> leaf values; a ``None`` section is one key with value ``None``."""
+def flatten(obj: Any, prefix: str = "", keep: typing.Callable[[dataclasses.Field, Any], bool] | None = None) -> dict[str, Any]:
+    """Dotted keys -> leaf values; a ``None`` section is one key with value ``None``.
+    ``keep(field, value)`` says which fields (and whole sections) to include."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
-        if keep is not None and not keep(f):
+        value = getattr(obj, f.name)
+        if keep is not None and not keep(f, value):
             continue
         name = _join(prefix, f.name)
-        value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             out.update(flatten(value, name, keep))
         else:

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from ..config import ExperimentConfig, config_uid
 from ..data import FolderBatches, TensorBatches, TensorSplit, load_split
+from ..errors import ConfigError
 from ..plan import Run
 from ..schema import parse
 from ..settings import Settings
@@ -110,6 +111,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _run_of(attrs: dict) -> Run:
+    """The run a trial's user attributes describe; its config must hash to its config_uid."""
+    cfg = parse(ExperimentConfig, attrs["config"])
+    if config_uid(cfg) != attrs["config_uid"]:
+        raise ValueError(f"its config hashes to {config_uid(cfg)}, not to its config_uid {attrs['config_uid']} "
+                         "(queued by a version of the project whose configurations differ from this one's)")
+    cells = tuple((int(table), str(row)) for table, row in attrs["cells"])
+    return Run(attrs["config_uid"], attrs["seed"], cfg, cells)
+
+
 def _with_timeout(fn: Callable[[], object], seconds: float) -> None:
     """Run ``fn`` in a daemon thread, ignoring its errors, and wait for it at most ``seconds``."""
 
@@ -165,14 +176,21 @@ class Worker:
                 continue
             self.storage.record_heartbeat(trial_id)
             self.storage.set_trial_user_attr(trial_id, "worker", self.name)
-            attrs = t.user_attrs
-            cfg = parse(ExperimentConfig, attrs["config"])
-            if config_uid(cfg) != attrs["config_uid"]:
-                raise RuntimeError(f"trial {t.number}: config does not hash to its config_uid")
-            cells = tuple((int(table), str(row)) for table, row in attrs["cells"])
-            run = Run(attrs["config_uid"], attrs["seed"], cfg, cells)
+            try:
+                run = _run_of(t.user_attrs)
+            except (ConfigError, KeyError, TypeError, ValueError) as err:
+                # Queued by another version of the project, or edited by hand: this run fails
+                # with the reason; the worker goes on with the others.
+                self._reject(t.number, trial_id, f"trial {t.number} cannot be run here: {err}")
+                continue
             return _Claim(t.number, trial_id, run)
         return None
+
+    def _reject(self, number: int, trial_id: int, reason: str) -> None:
+        self.storage.set_trial_user_attr(trial_id, "failure", reason)
+        self.study.tell(number, state=TrialState.FAIL)
+        self.failed += 1
+        print(f"error: {reason}", file=sys.stderr, flush=True)
 
     def _duplicate_of(self, claim: _Claim) -> int | None:
         """Another trial already owns this run: COMPLETE, or RUNNING with a lower number."""

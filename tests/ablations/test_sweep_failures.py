@@ -39,3 +39,37 @@ def test_nan_run_fails_and_the_sweep_continues(tmp_path, capsys):
     assert main(["--config", str(config), "--suite", "s", "--preset", "p", "--run-dir", str(run_dir),
                  "--study", "nan", "--no-progress"]) == 1
     assert "1 already finished, 1 queued" in capsys.readouterr().out
+
+
+def test_a_run_queued_with_a_foreign_config_fails_alone(tmp_path, capsys):
+    """A trial whose config does not hash to its config_uid (queued by another version of the
+    project) fails with that reason; the worker goes on with the other runs."""
+    import optuna
+
+    sweep = {
+        "base": {
+            "model": {"arch": "cifar_resnet20", "num_classes": 10, "width": 0.25},
+            "data": {"name": "fake", "train_size": 32, "test_size": 20, "batch_size": 32},
+            "train": {"epochs": 1, "lr": 0.05},
+        },
+        "suites": {"s": {"tables": {99: [{"row": "a", "set": {}}, {"row": "b", "set": {"train.lr": 0.01}}]}}},
+        "presets": {"p": {"set": {}}},
+    }
+    config = tmp_path / "sweeps.yaml"
+    config.write_text(yaml.safe_dump(sweep))
+    args = ["--config", str(config), "--suite", "s", "--preset", "p", "--run-dir", str(tmp_path / "runs"),
+            "--study", "foreign", "--no-progress"]
+    assert main([*args, "--workers", "0"]) == 0
+    storage = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    rdb = optuna.storages.RDBStorage(storage)
+    first = optuna.load_study(study_name="foreign", storage=rdb).trials[0]
+    tampered = {**first.user_attrs["config"], "train": {**first.user_attrs["config"]["train"], "lr": 0.3}}
+    trial_id = rdb.get_trial_id_from_study_id_trial_number(rdb.get_study_id_from_name("foreign"), 0)
+    rdb.set_trial_user_attr(trial_id, "config", tampered)
+    capsys.readouterr()
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "1/2 runs finished, 1 failed" in captured.out
+    assert "trial 0 cannot be run here: its config hashes to" in captured.err
+    trials = optuna.load_study(study_name="foreign", storage=storage).trials
+    assert trials[0].state == optuna.trial.TrialState.FAIL and "cannot be run here" in trials[0].user_attrs["failure"]
