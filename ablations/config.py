@@ -4,6 +4,11 @@ Field names are the factor names everywhere: ``model.se.reduction`` in sweeps.ya
 ``ExperimentConfig.model.se.reduction``, the MLflow param ``model.se.reduction`` and the
 report's column. Fields whose metadata says ``uid=False`` tune speed, not the experiment,
 and stay out of :func:`config_uid`.
+
+Adding a field: give it a default and ``metadata=SINCE_0_2`` (or a ``since`` of the version
+that adds it). It then enters :func:`config_uid` only when it differs from its default, so
+the uid of every configuration users have already run stays the same
+(tests/ablations/test_config_uid_promise.py checks them all).
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
-from senet_core import ARCHS, ModelConfig, check_stages
+from senet_core import ARCHS, MAPPINGS, AttentionError, ModelConfig, SEConfig, check_attention, check_stages
 
 from .errors import unknown
 from .schema import flatten
@@ -114,6 +120,34 @@ class ExperimentConfig:
                 f"{self.data.name!r} has {expected} classes"
             )
         check_stages(self.model)
+        if self.model.se is not None:
+            check_se(self.model.se)
+
+
+_SE_DEFAULTS = SEConfig()
+# Which mappings each SE field means something for; set elsewhere, it is refused.
+_ONLY_FOR = {"reduction": ("fc",), "min_hidden": ("fc",), "kernel_size": ("conv1d",)}
+
+
+@lru_cache(maxsize=256)
+def check_se(se: SEConfig) -> None:
+    """Refuse an unknown mapping, a field the chosen mapping has no use for (a reduction
+    ratio without the FC pair, a kernel size without ``conv1d``, biases on a mapping with no
+    parameters), and a ``module`` that does not import or fit the attention interface."""
+    if se.module != _SE_DEFAULTS.module:
+        try:
+            check_attention(se)
+        except AttentionError as err:
+            raise ValueError(f"model.se.module: {err}") from None
+        return  # a user's module reads what it wants from the section
+    if se.mapping not in MAPPINGS:
+        raise unknown("model.se.mapping", se.mapping, MAPPINGS.names())
+    for name, mappings in _ONLY_FOR.items():
+        if se.mapping not in mappings and getattr(se, name) != getattr(_SE_DEFAULTS, name):
+            raise ValueError(f"model.se.{name} is {getattr(se, name)!r} but model.se.mapping {se.mapping!r} has no "
+                             f"use for it (only {', '.join(repr(m) for m in mappings)}); leave it out or change the mapping")
+    if se.mapping == "none" and se.bias:
+        raise ValueError("model.se.bias is true but model.se.mapping 'none' has no parameters")
 
 
 def params(cfg: ExperimentConfig) -> dict[str, Any]:

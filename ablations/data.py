@@ -49,15 +49,12 @@ class TensorSplit:
     labels: torch.Tensor
     classes: tuple[str, ...]
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
 
 def dataset_dir(cfg: DataConfig, root: Path) -> Path:
     return root / (cfg.path if cfg.name == "imagefolder" else cfg.name)
 
 
-def check_data(cfg: DataConfig, root: Path, allow_download: bool = False) -> None:
+def check_data(cfg: DataConfig, root: Path) -> None:
     """Fail early, with the path and the layouts looked for, if the dataset is absent."""
     if cfg.name == "fake":
         return
@@ -72,7 +69,7 @@ def check_data(cfg: DataConfig, root: Path, allow_download: bool = False) -> Non
         return
     if (where / "train").is_dir() and (where / "test").is_dir():
         return
-    if (where / _TORCHVISION_DIRS[cfg.name]).is_dir() or allow_download:
+    if (where / _TORCHVISION_DIRS[cfg.name]).is_dir():
         return
     raise ConfigError(
         f"data root {str(root)!r}: no {cfg.name} found; expected {str(where / 'train')!r} and "
@@ -130,7 +127,7 @@ def _read_split(cfg: DataConfig, root: Path, train: bool, size: int | None) -> T
     )
 
 
-def _fake_split(cfg: DataConfig, train: bool, size: int | None) -> TensorSplit:
+def _fake_split(train: bool, size: int | None) -> TensorSplit:
     n = size or 256
     gen = torch.Generator().manual_seed(1 if train else 2)
     labels = torch.arange(n) % 10
@@ -144,7 +141,7 @@ def load_split(cfg: DataConfig, root: Path, train: bool, cache_dir: Path | None 
     """One split as tensors, decoded once and cached (``SENET_CACHE_DIR``) for later runs."""
     size = cfg.train_size if train else cfg.test_size
     if cfg.name == "fake":
-        return _fake_split(cfg, train, size)
+        return _fake_split(train, size)
     cache_dir = cache_dir or default_cache_dir()
     source = str(dataset_dir(cfg, root).resolve())
     tag = hashlib.sha256(source.encode()).hexdigest()[:10]

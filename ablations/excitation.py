@@ -1,7 +1,7 @@
 """Section 7.2 ("role of excitation") statistics: per-class mean excitation per channel.
 
-For the last SE block of each stage, the gate s (averaged over positions when the squeeze
-is ``none``) is recorded for up to ``per_class`` test images of every class; the result
+For the last attention module of each stage, the gate s (the output of its ``gate``
+submodule, averaged over positions when there is no squeeze) is recorded for up to ``per_class`` test images of every class; the result
 holds its mean and std over the images of each class and over all of them (Figs. 6-7).
 The gates are recorded during the run's final evaluation pass, so they cost no extra
 forward pass.
@@ -30,7 +30,9 @@ class GateRecorder:
     through the model; a context manager around that pass (``trainer.evaluate`` enters it)."""
 
     def __init__(self, model: ResNet, keep: torch.Tensor) -> None:
-        self.last = {stage: blocks[-1] for stage, blocks in model.se_blocks().items() if blocks}
+        # Modules that expose no gate (a user's module may not) have nothing to record.
+        self.last = {stage: blocks[-1] for stage, blocks in model.attention_blocks().items()
+                     if blocks and isinstance(getattr(blocks[-1], "gate", None), torch.nn.Module)}
         self.names = {m: n for n, m in model.named_modules()}
         self.keep = keep
         self._mask = keep[:0]
@@ -51,7 +53,7 @@ class GateRecorder:
         self._hooks = []
 
     def _record(self, stage: int, out: torch.Tensor) -> None:
-        # (N, C) after pooling; (N, C, H, W) with squeeze 'none', averaged over positions.
+        # (N, C) or (N, C, 1, 1) after pooling; (N, C, H, W) without: averaged over positions.
         s = out[self._mask].float()
         self._captured[stage].append(s.flatten(2).mean(2) if s.dim() > 2 else s)
 
@@ -64,7 +66,8 @@ class GateRecorder:
             yield x, y
 
     def stats(self, classes: tuple[str, ...]) -> dict | None:
-        """Per-class and overall mean/std of each recorded gate; ``None`` for a model without SE."""
+        """Per-class and overall mean/std of each recorded gate; ``None`` for a model without
+        attention (or whose modules expose no gate)."""
         if not self.last or not self._labels:
             return None
         y = torch.cat(self._labels).cpu()

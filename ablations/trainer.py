@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from senet_core import ResNet, build_model, narrowest_conv, structure
+from senet_core import ResNet, build_model, narrowest_conv
 
 from .config import ExperimentConfig, TrainConfig
 from .data import TensorBatches
@@ -49,14 +49,18 @@ class Stopped(Exception):
 @dataclass(frozen=True)
 class Outcome:
     history: list[dict[str, float]]
-    params_m: float
-    gflops: float
     excitation: dict | None
     resumed_from: int = 0
     final: dict[str, float] = field(default_factory=dict)
 
 
 EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def init_model(cfg: ExperimentConfig, seed: int) -> ResNet:
+    """The run's network with its initial weights, which depend on the seed alone."""
+    torch.manual_seed(seed)
+    return build_model(cfg.model)
 
 
 def schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
@@ -143,17 +147,17 @@ def train(
     on_epoch: EpochCallback | None = None,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    model: ResNet | None = None,
 ) -> Outcome:
     """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier steps.
 
     ``should_stop`` is asked after every training step; when it says yes the checkpoint is
     saved at that step and :class:`Stopped` is raised. The final evaluation also records
     the Section 7 statistics of an SE model (``EXCITATION_PER_CLASS`` test images per
-    class, chosen by ``test_batches.labels``).
+    class, chosen by ``test_batches.labels``). ``model``: the network :func:`init_model`
+    built for this config and seed, when the caller has it already.
     """
-    torch.manual_seed(seed)
-    model: ResNet = build_model(cfg.model)
-    shape = structure(model, cfg.data.input_size)
+    model = model if model is not None else init_model(cfg, seed)
     model.to(device)
     fmt = memory_format(cfg, model, device)
     model.to(memory_format=fmt)
@@ -242,5 +246,5 @@ def train(
     # Nothing trained here (0 epochs, or a finished run resumed): one evaluation gives both.
     final = history[-1] if start < tc.epochs else evaluate(model, test_batches, tc.amp, device, fmt, gates)
     excitation = gates.stats(test_batches.classes)
-    return Outcome(history, shape.params_m, shape.gflops, excitation, start,
+    return Outcome(history, excitation, start,
                    {k: final[k] for k in ("val_loss", "val_top1_err", "val_top5_err")})

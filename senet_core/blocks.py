@@ -1,19 +1,20 @@
-"""Residual units with SE at any of the paper's integration points (Fig. 5, Tables 14-15).
+"""Residual units with attention at any of the paper's integration points (Fig. 5, Tables 14-15).
 
-Every unit computes ``act(shortcut(x) + branch(x))`` and holds four SE slots, all but one
+Every unit computes ``act(shortcut(x) + branch(x))`` and holds four slots, all but one
 ``nn.Identity``: ``pre`` (SE-PRE, on the unit's input), ``identity`` (SE-Identity, on the
 shortcut path), ``standard`` (on the branch before the sum) and ``post`` (SE-POST, after
 the sum and its activation). ``inner`` (the paper's SE_3x3) sits inside the branch, right
-after the 3x3 convolution and its BN/ReLU. With no SE config every slot is an identity,
-which is the plain baseline through the same code.
+after the 3x3 convolution and its BN/ReLU. A slot holds whatever module ``model.se.module``
+names (:mod:`.attention`); with no SE config every slot is an identity, which is the plain
+baseline through the same code.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .attention import create_attention
 from .config import SEConfig
-from .se import SEBlock
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -26,7 +27,7 @@ def conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 
 def _se(channels: int, se: SEConfig | None, slot: str) -> nn.Module:
     if se is not None and se.integration == slot:
-        return SEBlock(channels, se)
+        return create_attention(channels, se)
     return nn.Identity()
 
 
@@ -39,7 +40,11 @@ def projection(cin: int, cout: int, stride: int, norm: bool = True) -> nn.Module
 
 
 class ResidualUnit(nn.Module):
-    """``out = post(act(identity(shortcut(x')) + standard(branch(x'))))``, ``x' = pre(x)``."""
+    """``out = post(act(identity(shortcut(x')) + standard(branch(x'))))``, ``x' = pre(x)``.
+
+    ``inner``: the branch's ``inner`` slot, so that :attr:`attention` can find the unit's
+    module wherever it sits.
+    """
 
     def __init__(
         self,
@@ -49,6 +54,7 @@ class ResidualUnit(nn.Module):
         shortcut: nn.Module,
         se: SEConfig | None,
         final_act: bool = True,
+        inner: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.se_pre = _se(cin, se, "pre")
@@ -58,14 +64,26 @@ class ResidualUnit(nn.Module):
         self.se_identity = _se(cout, se, "identity")
         self.act = nn.ReLU(inplace=True) if final_act else nn.Identity()
         self.se_post = _se(cout, se, "post")
+        self._fused = getattr(self.se_standard, "fuses_residual", False)
+        if se is None:
+            self._attention_path = None
+        elif se.integration == "inner":
+            self._attention_path = next(f"branch.{name}" for name, m in branch.named_modules() if m is inner)
+        else:
+            self._attention_path = f"se_{se.integration}"
+
+    @property
+    def attention(self) -> nn.Module | None:
+        """The unit's attention module, in whichever slot it sits; None for a plain unit."""
+        return None if self._attention_path is None else self.get_submodule(self._attention_path)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.se_pre(x)
         branch, shortcut = self.branch(x), self.se_identity(self.shortcut(x))
-        if isinstance(self.se_standard, SEBlock):
-            out = self.se_standard(branch, shortcut)  # fused: shortcut + branch * s
+        if self._fused:
+            out = self.se_standard(branch, shortcut)  # shortcut + branch * s in one pass
         else:
-            out = branch + shortcut
+            out = self.se_standard(branch) + shortcut
         return self.se_post(self.act(out))
 
 
@@ -75,11 +93,11 @@ def basic_unit(cin: int, cout: int, stride: int, se: SEConfig | None) -> Residua
         conv3x3(cin, cout, stride),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
-        _se(cout, se, "inner"),
+        inner := _se(cout, se, "inner"),
         conv3x3(cout, cout),
         nn.BatchNorm2d(cout),
     )
-    return ResidualUnit(cin, cout, branch, projection(cin, cout, stride), se)
+    return ResidualUnit(cin, cout, branch, projection(cin, cout, stride), se, inner=inner)
 
 
 def bottleneck_unit(
@@ -103,11 +121,11 @@ def bottleneck_unit(
         conv3x3(width, width, s3, groups),
         nn.BatchNorm2d(width),
         nn.ReLU(inplace=True),
-        _se(width, se, "inner"),
+        inner := _se(width, se, "inner"),
         conv1x1(width, cout),
         nn.BatchNorm2d(cout),
     )
-    return ResidualUnit(cin, cout, branch, projection(cin, cout, stride), se)
+    return ResidualUnit(cin, cout, branch, projection(cin, cout, stride), se, inner=inner)
 
 
 def preact_bottleneck_unit(
@@ -124,8 +142,8 @@ def preact_bottleneck_unit(
         conv3x3(planes, planes, stride),
         nn.BatchNorm2d(planes),
         nn.ReLU(inplace=True),
-        _se(planes, se, "inner"),
+        inner := _se(planes, se, "inner"),
         conv1x1(planes, cout),
     )
     shortcut = projection(cin, cout, stride, norm=False)
-    return ResidualUnit(cin, cout, branch, shortcut, se, final_act=False)
+    return ResidualUnit(cin, cout, branch, shortcut, se, final_act=False, inner=inner)

@@ -12,7 +12,6 @@ from torch import Tensor, nn
 from .blocks import basic_unit, bottleneck_unit, preact_bottleneck_unit
 from .config import ModelConfig, SEConfig
 from .registry import Registry
-from .se import SEBlock
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,9 @@ class ResNet(nn.Module):
                 nn.Conv2d(3, stem_out, 7, 2, 3, bias=False),
                 nn.BatchNorm2d(stem_out),
                 nn.ReLU(inplace=True),
-                nn.MaxPool2d(3, 2, 1),
+                # The official SENet (Caffe) release pools without padding, rounding up; both
+                # give 56 x 56 at 224, but not the same function.
+                nn.MaxPool2d(3, 2, ceil_mode=True) if cfg.stem_pool == "caffe" else nn.MaxPool2d(3, 2, 1),
             )
         unit = {
             "basic": basic_unit,
@@ -124,10 +125,11 @@ class ResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def se_blocks(self) -> dict[int, list[SEBlock]]:
-        """SE blocks per stage number, in forward order (empty lists for plain stages)."""
+    def attention_blocks(self) -> dict[int, list[nn.Module]]:
+        """The attention module of each unit, per stage number, in forward order (empty lists
+        for plain stages), whatever class ``model.se.module`` built."""
         return {
-            number: [m for m in self.stages[f"stage{number}"].modules() if isinstance(m, SEBlock)]
+            number: [a for unit in self.stages[f"stage{number}"] if (a := unit.attention) is not None]
             for number in self.stage_numbers
         }
 

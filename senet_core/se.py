@@ -1,21 +1,20 @@
-"""The Squeeze-and-Excitation block and its squeeze and excitation operators."""
+"""The Squeeze-and-Excitation block: squeeze, learned mapping, gate, scale (paper Eq. 1-4)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from .config import SEConfig
+from .mappings import MAPPINGS
 from .registry import Registry
 
 GATES: Registry[type[nn.Module]] = Registry("gate")
 GATES.add("sigmoid", nn.Sigmoid)
 GATES.add("tanh", nn.Tanh)
 GATES.add("relu", nn.ReLU)
-
-SQUEEZES: Registry[str] = Registry("squeeze")
-for _name in ("avg", "max", "none"):
-    SQUEEZES.add(_name, _name)
 
 
 class _GlobalAvgPool(torch.autograd.Function):
@@ -43,43 +42,60 @@ def global_avg_pool(u: torch.Tensor) -> torch.Tensor:
     return _GlobalAvgPool.apply(u)
 
 
+def global_max_pool(u: torch.Tensor) -> torch.Tensor:
+    return u.amax((2, 3))
+
+
+# The squeeze operator (Tables 11, 16): U (N, C, H, W) -> z; None keeps every position.
+SQUEEZES: Registry[Callable[[torch.Tensor], torch.Tensor] | None] = Registry("squeeze")
+SQUEEZES.add("avg", global_avg_pool)
+SQUEEZES.add("max", global_max_pool)
+SQUEEZES.add("none", None)
+
+
 class SEBlock(nn.Module):
     """SE block on a tensor U with C channels (paper Eq. 2-4, Fig. 1).
 
-    z = squeeze(U); s = gate(W2 relu(W1 z)); output U * s, with W1: C -> C/r and
-    W2: C/r -> C. With pooling the FC layers are ``nn.Linear`` on the pooled vector; with
-    ``squeeze='none'`` (NoSqueeze, Table 16) they are 1x1 convolutions of the same sizes,
-    applied at every position, so the gate becomes a per-position map.
+    z = squeeze(U); s = gate(mapping(z)); output U * s. The paper's mapping is
+    W2 relu(W1 z) with W1: C -> C/r, W2: C/r -> C (``mapping='fc'``); ECA-Net's variants are
+    in :mod:`.mappings`. With ``squeeze='none'`` (NoSqueeze, Table 16) the mapping runs at
+    every position (the FC layers become 1x1 convolutions of the same sizes), so the gate
+    is a per-position map.
 
     Called with a second tensor (the shortcut), the block returns ``residual + U * s`` in
-    one fused ``addcmul``: the standard integration (Fig. 2/3) scales the branch right
-    before the residual sum, and fusing the two saves a pass over the feature map.
+    one fused ``addcmul`` (``fuses_residual``): the standard integration (Fig. 2/3) scales
+    the branch right before the residual sum, and fusing the two saves a pass over the
+    feature map.
     """
+
+    fuses_residual = True
 
     def __init__(self, channels: int, cfg: SEConfig) -> None:
         super().__init__()
-        SQUEEZES.get(cfg.squeeze)
-        self.squeeze = cfg.squeeze
-        hidden = cfg.hidden(channels)
-        if cfg.squeeze == "none":
-            self.fc1 = nn.Conv2d(channels, hidden, 1, bias=cfg.bias)
-            self.fc2 = nn.Conv2d(hidden, channels, 1, bias=cfg.bias)
-        else:
-            # Linear rather than 1x1 conv on an (N, C, 1, 1) tensor: same weights and
-            # arithmetic, without the convolution machinery (measurably faster on CPU).
-            self.fc1 = nn.Linear(channels, hidden, bias=cfg.bias)
-            self.fc2 = nn.Linear(hidden, channels, bias=cfg.bias)
-        self.act = nn.ReLU(inplace=True)
+        self.pool = SQUEEZES.get(cfg.squeeze)
+        self.mapping = MAPPINGS.get(cfg.mapping)(channels, cfg, spatial=self.pool is None)
         self.gate = GATES.get(cfg.gate)()
 
     def excitation(self, u: torch.Tensor) -> torch.Tensor:
         """The gate s: (N, C, 1, 1) after pooling, (N, C, H, W) with ``squeeze='none'``."""
-        if self.squeeze == "none":
-            return self.gate(self.fc2(self.act(self.fc1(u))))
-        z = global_avg_pool(u) if self.squeeze == "avg" else u.amax((2, 3))
-        return self.gate(self.fc2(self.act(self.fc1(z))))[:, :, None, None]
+        if self.pool is None:
+            return self.gate(self.mapping(u))
+        return self.gate(self.mapping(self.pool(u)))[:, :, None, None]
 
     def forward(self, u: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if residual is None:
             return u * self.excitation(u)
         return torch.addcmul(residual, u, self.excitation(u))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the mapping became its own module hold fc1/fc2 here.
+        for layer in ("fc1", "fc2"):
+            for key in [k for k in state_dict if k.startswith(f"{prefix}{layer}.")]:
+                state_dict[f"{prefix}mapping.{key[len(prefix):]}"] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def multiply_adds(self, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
+        """What the mapping's layers do not count: pooling (one add per element of U) and
+        scaling (one multiply per element)."""
+        elements = inputs[0].numel()
+        return elements if self.pool is None else 2 * elements

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -10,44 +11,52 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .se import SEBlock
-
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+# Layers whose multiply-adds the paper's convention leaves out (their parameters included).
+_UNCOUNTED = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
 def count_multiply_adds(model: nn.Module, input_size: int, channels: int = 3) -> int:
     """Multiply-adds of one forward pass on one ``input_size`` x ``input_size`` image.
 
-    Counts convolutions and linear layers (the paper's GFLOPs convention), plus, for each SE
-    block, its pooling (one add per input element) and its scaling (one multiply per element).
-    BN, ReLU and the final global pooling are not counted.
+    Counts convolutions (any dimension) and linear layers (the paper's GFLOPs convention),
+    plus what a module declares through ``multiply_adds(inputs, output)`` for its own work
+    beyond such layers: an SE block's pooling (one add per input element) and scaling (one
+    multiply per element), a per-channel weight. BN, ReLU and the final global pooling are
+    not counted. A module holding parameters of its own outside those layers must declare
+    its count: otherwise this raises rather than report a number that is silently low.
     """
     total = 0
 
-    def conv_hook(m: nn.Conv2d, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
+    def conv_hook(m: nn.modules.conv._ConvNd, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
         nonlocal total
-        kh, kw = m.kernel_size
-        total += out.numel() * (m.in_channels // m.groups) * kh * kw
+        total += out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size)
 
     def linear_hook(m: nn.Linear, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
         nonlocal total
         total += out.numel() * m.in_features  # the SE FC layers on the pooled vector too
 
-    def se_hook(m: SEBlock, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
+    def declared_hook(m: nn.Module, inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
         nonlocal total
-        elements = inp[0].numel()
-        total += elements if m.squeeze == "none" else 2 * elements
+        total += int(m.multiply_adds(inp, out))
 
     hooks = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
             hooks.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):
             hooks.append(m.register_forward_hook(linear_hook))
-        elif isinstance(m, SEBlock):
-            hooks.append(m.register_forward_hook(se_hook))
+        elif callable(getattr(m, "multiply_adds", None)):
+            hooks.append(m.register_forward_hook(declared_hook))
+        elif not isinstance(m, _UNCOUNTED) and any(True for _ in m.parameters(recurse=False)):
+            for h in hooks:
+                h.remove()
+            raise ValueError(f"{name} ({type(m).__name__}) has parameters outside Conv/Linear layers and declares "
+                             "no multiply_adds(inputs, output); its cost cannot be counted")
     was_training = model.training
     model.eval()
     try:
@@ -61,12 +70,13 @@ def count_multiply_adds(model: nn.Module, input_size: int, channels: int = 3) ->
 
 
 def narrowest_conv(model: nn.Module) -> int:
-    """Fewest channels of any backbone convolution (SE layers excluded)."""
-    se_convs = {id(c) for m in model.modules() if isinstance(m, SEBlock) for c in m.modules()}
+    """Fewest channels of any backbone convolution (those inside attention modules excluded)."""
+    blocks = getattr(model, "attention_blocks", dict)()
+    inside = {id(c) for stage in blocks.values() for a in stage for c in a.modules()}
     return min(
         min(m.in_channels, m.out_channels) if m.in_channels > 3 else m.out_channels
         for m in model.modules()
-        if isinstance(m, nn.Conv2d) and id(m) not in se_convs
+        if isinstance(m, nn.Conv2d) and id(m) not in inside
     )
 
 

@@ -30,7 +30,7 @@ def test_recorded_gates_match_a_direct_pass_over_the_chosen_images(tmp_path):
     evaluate(model, batches, False, CPU, gates=gates)
     stats = gates.stats(split.classes)
 
-    block = model.se_blocks()[3][-1]
+    block = model.attention_blocks()[3][-1]
     seen = []
     hook = block.gate.register_forward_hook(lambda _m, _i, out: seen.append(out))
     with torch.no_grad():

@@ -11,7 +11,7 @@ from senet_core.se import global_avg_pool
 def test_squeeze_pools_what_it_says(squeeze, pool):
     block = SEBlock(4, SEConfig(reduction=2, squeeze=squeeze))
     seen = {}
-    block.fc1.register_forward_hook(lambda m, i, o: seen.update(z=i[0]))
+    block.mapping.fc1.register_forward_hook(lambda m, i, o: seen.update(z=i[0]))
     u = torch.randn(2, 4, 5, 5)
     block(u)
     torch.testing.assert_close(seen["z"], pool(u), rtol=0, atol=1e-6)
@@ -39,16 +39,16 @@ def test_gate_range(gate, low, high):
 
 
 def test_hidden_width_and_floor():
-    assert SEBlock(64, SEConfig(reduction=16)).fc1.out_features == 4
+    assert SEBlock(64, SEConfig(reduction=16)).mapping.fc1.out_features == 4
     # On narrow CIFAR stages C // r can be 0; the floor keeps a valid layer.
-    assert SEBlock(16, SEConfig(reduction=32)).fc1.out_features == 1
-    assert SEBlock(16, SEConfig(reduction=32, min_hidden=4)).fc1.out_features == 4
-    assert SEBlock(16, SEConfig(reduction=32, squeeze="none")).fc1.out_channels == 1
+    assert SEBlock(16, SEConfig(reduction=32)).mapping.fc1.out_features == 1
+    assert SEBlock(16, SEConfig(reduction=32, min_hidden=4)).mapping.fc1.out_features == 4
+    assert SEBlock(16, SEConfig(reduction=32, squeeze="none")).mapping.fc1.out_channels == 1
 
 
 def test_bias_switch():
-    assert SEBlock(8, SEConfig(reduction=2)).fc1.bias is None
-    assert SEBlock(8, SEConfig(reduction=2, bias=True)).fc1.bias is not None
+    assert SEBlock(8, SEConfig(reduction=2)).mapping.fc1.bias is None
+    assert SEBlock(8, SEConfig(reduction=2, bias=True)).mapping.fc1.bias is not None
 
 
 @pytest.mark.parametrize("arch,size", [("cifar_resnet20", 16), ("resnet50", 64)])
