@@ -11,10 +11,9 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .stopping import STOPPER, Interrupted
+from .sweepfile import DEFAULT_SWEEPS
 from .urls import redact
 from .wording import count
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "sweeps.yaml"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -36,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run_sweep.py",
         description="Run an SE ablation sweep: every row of a suite, once per seed, tracked in MLflow.",
     )
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="sweep file (default: sweeps.yaml)")
+    p.add_argument("--config", type=Path, default=DEFAULT_SWEEPS, help="sweep file (default: sweeps.yaml)")
     p.add_argument("--suite", default="paper", help="suite in the sweep file (default: paper)")
     p.add_argument("--preset", default="smoke", help="preset in the sweep file (default: smoke)")
     p.add_argument("--seeds", type=int, help="seeds per configuration (default: the preset's)")

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from senet_core import build_model, median_latency_s, structure
 
-from .plan import Plan
+from .plan import Plan, table_tag
 from .trainer import memory_format
 from .wording import count
 
@@ -54,7 +54,7 @@ def describe_plan(plan: Plan, measure: bool = True) -> str:
         elif cells[0] == (cell.table, cell.row):
             shared = f"trained once for {len(cells)} rows"
         else:
-            shared = f"same run as T{cells[0][0]} {cells[0][1]}"
+            shared = f"same run as {table_tag(cells[0][0])} {cells[0][1]}"
         est = ""
         if rate:
             seconds = _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shape.multiply_adds)

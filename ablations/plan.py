@@ -6,12 +6,17 @@ from dataclasses import dataclass
 
 from .config import ExperimentConfig, config_uid
 from .schema import to_dict
-from .sweepfile import Sweep
+from .sweepfile import Sweep, TableId
+
+
+def table_tag(table: TableId) -> str:
+    """``T10`` for a numbered table, the name itself (``ECA2``) for a named one."""
+    return f"T{table}" if isinstance(table, int) else str(table)
 
 
 @dataclass(frozen=True)
 class Cell:
-    table: int
+    table: TableId
     row: str
     config_uid: str
 
@@ -21,7 +26,7 @@ class Run:
     config_uid: str
     seed: int
     config: ExperimentConfig
-    cells: tuple[tuple[int, str], ...]
+    cells: tuple[tuple[TableId, str], ...]
 
     @property
     def key(self) -> tuple[str, int]:
@@ -29,18 +34,18 @@ class Run:
 
     @property
     def tables(self) -> str:
-        return ",".join(str(t) for t in sorted({t for t, _ in self.cells}))
+        return ",".join(dict.fromkeys(str(t) for t, _ in sorted(self.cells, key=lambda c: (isinstance(c[0], str), c[0]))))
 
     @property
     def rows(self) -> str:
-        return "; ".join(f"T{t} {r}" for t, r in self.cells)
+        return "; ".join(f"{table_tag(t)} {r}" for t, r in self.cells)
 
     @property
     def name(self) -> str:
-        """A readable MLflow run name, e.g. ``T10 8 seed 0``."""
+        """A readable MLflow run name, e.g. ``T10 8 seed 0`` or ``ECA2 SE-Var3 seed 0``."""
         t, r = self.cells[0]
         more = f" (+{len(self.cells) - 1})" if len(self.cells) > 1 else ""
-        return f"T{t} {r}{more} seed {self.seed}"
+        return f"{table_tag(t)} {r}{more} seed {self.seed}"
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,9 @@ class Plan:
             "preset": self.sweep.preset,
             "seeds": self.sweep.seeds,
             "tables": [
-                {"number": t.number, "title": t.title,
-                 "rows": [{"row": r.label, "config_uid": config_uid(r.config)} for r in t.rows]}
+                {"number": t.number, "title": t.title, "dataset": t.dataset, "source": t.source,
+                 "rows": [{"row": r.label, "config_uid": config_uid(r.config), "reference": r.reference}
+                          for r in t.rows]}
                 for t in self.sweep.tables
             ],
             "base": to_dict(self.sweep.base),

@@ -8,13 +8,23 @@ Layout::
       paper:
         description: ...
         tables:
-          10:
-            - {row: "2", set: {model.se.reduction: 2}}
+          10:                          # a table: its number in its paper, or a name (ECA2)
+            title: Reduction ratio r
+            dataset: imagenet          # what its published numbers are on
+            reference: "16"            # the row every other row is tested against
+            source: Hu et al., ... Table 10
+            rows:
+              - {row: "2", set: {model.se.reduction: 2}}
+              - {row: SE-ResNet-110, reference: ResNet-110, set: {...}}   # a row's own reference
+          11:                          # or just the list of rows
+            - {row: Max, set: {model.se.squeeze: max}}
     presets:
       tiny: {description: ..., seeds: 1, set: {model.width: 0.125, ...}}
 
 Overrides are dotted keys with YAML values. They apply in this order: base, preset,
 ``--set`` from the command line, then the row's own overrides (the row is what varies).
+A table whose ``dataset`` is one the project trains (``cifar10``, ``cifar100``) is left out
+of a sweep that trains another.
 """
 
 from __future__ import annotations
@@ -27,12 +37,12 @@ from typing import Any
 
 import yaml
 
-from .config import ExperimentConfig
+from .config import NUM_CLASSES, ExperimentConfig
 from .errors import ConfigError, did_you_mean, unknown
-from .paper import PAPER_TABLES
 from .schema import parse
 
 TOP_KEYS = ("base", "seeds", "suites", "presets")
+DEFAULT_SWEEPS = Path(__file__).resolve().parent.parent / "sweeps.yaml"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -107,18 +117,27 @@ def with_overrides(tree: Mapping[str, Any], overrides: Mapping[str, Any], where:
     return out
 
 
+TableId = int | str
+TABLE_KEYS = ("title", "dataset", "reference", "source", "rows")
+
+
 @dataclass(frozen=True)
 class RowSpec:
-    table: int
+    table: TableId
     label: str
     config: ExperimentConfig
+    reference: str | None = None  # the row it is tested against; None for a reference row
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    number: int
+    """A table of a suite: its rows and what the report says about it."""
+
+    number: TableId
     title: str
     rows: tuple[RowSpec, ...]
+    dataset: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,64 @@ class Sweep:
     seeds: int
     base: ExperimentConfig
     tables: tuple[TableSpec, ...]
+
+
+def declared_tables(data: Mapping[str, Any]) -> dict[TableId, dict[str, Any]]:
+    """Each table of every suite -> its ``dataset``, ``source`` and ``references`` ({row: the
+    row it is tested against}), read without building configs: for studies whose logged plan
+    predates tables carrying them."""
+    out: dict[TableId, dict[str, Any]] = {}
+    for suite in (data.get("suites") or {}).values():
+        for number, spec in ((suite or {}).get("tables") or {}).items():
+            meta = spec if isinstance(spec, dict) else {"rows": spec}
+            refs = {}
+            for row in meta.get("rows") or []:
+                ref = row.get("reference", meta.get("reference"))
+                if ref is not None and str(ref) != str(row["row"]):
+                    refs[str(row["row"])] = str(ref)
+            out.setdefault(number, {"dataset": meta.get("dataset"), "source": meta.get("source"), "references": refs})
+    return out
+
+
+def _table_meta(spec: Any, where: str) -> dict[str, Any]:
+    """A table given as its list of rows, or as a mapping of TABLE_KEYS."""
+    if isinstance(spec, list):
+        return {"rows": spec}
+    if not isinstance(spec, dict) or "rows" not in spec:
+        raise ConfigError(f"{where}: expected a list of rows, or a mapping with {', '.join(TABLE_KEYS)}")
+    _check_keys(spec, TABLE_KEYS, where)
+    for key in ("title", "dataset", "reference", "source"):
+        if spec.get(key) is not None and not isinstance(spec[key], (str, int)):
+            raise ConfigError(f"{where}.{key}: expected a string, got {spec[key]!r}")
+    return {k: (str(v) if k != "rows" and v is not None else v) for k, v in spec.items()}
+
+
+def _rows(rows: list, number: TableId, tree: dict[str, Any], reference: str | None, where: str,
+          rows_at: str) -> tuple[RowSpec, ...]:
+    specs: list[RowSpec] = []
+    for i, row in enumerate(rows):
+        here = f"{rows_at}[{i}]"
+        if not isinstance(row, dict) or "row" not in row:
+            raise ConfigError(f"{here}: expected a mapping with 'row' and 'set'")
+        _check_keys(row, ("row", "set", "reference"), here)
+        label = str(row["row"])
+        if any(s.label == label for s in specs):
+            raise ConfigError(f"{where}: duplicate row label {label!r}")
+        overrides = row.get("set") or {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{here}.set: expected a mapping of dotted keys")
+        try:
+            cfg = parse(ExperimentConfig, with_overrides(tree, overrides, f"{here}.set"))
+        except ConfigError as err:
+            raise ConfigError(f"{where} row {label!r}: {err}") from None
+        ref = str(row["reference"]) if row.get("reference") is not None else reference
+        specs.append(RowSpec(number, label, cfg, None if ref == label else ref))
+    labels = [s.label for s in specs]
+    for spec in specs:
+        if spec.reference is not None and spec.reference not in labels:
+            raise ConfigError(f"{where}: reference {spec.reference!r} of row {spec.label!r} is not a row of the "
+                              f"table; rows: {', '.join(labels)}")
+    return tuple(specs)
 
 
 def _section(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -192,34 +269,20 @@ def resolve(
     if not tables_spec:
         raise ConfigError(f"suites.{suite}.tables: the suite has no tables")
     tables = []
-    for number, rows in tables_spec.items():
+    for number, spec in tables_spec.items():
         where = f"suites.{suite}.tables.{number}"
-        if not isinstance(number, int):
-            raise ConfigError(f"{where}: table keys must be integers (the paper's table number)")
-        paper = PAPER_TABLES.get(number)
-        if paper is not None and paper.dataset in ("cifar10", "cifar100") and paper.dataset != base.data.name:
+        if not isinstance(number, (int, str)) or isinstance(number, bool):
+            raise ConfigError(f"{where}: a table key is its number (10) or a name (ECA2)")
+        meta = _table_meta(spec, where)
+        if meta.get("dataset") in NUM_CLASSES and meta["dataset"] != base.data.name:
             continue
+        rows = meta["rows"]
         if not isinstance(rows, list) or not rows:
             raise ConfigError(f"{where}: expected a non-empty list of rows")
-        specs: list[RowSpec] = []
-        for i, row in enumerate(rows):
-            here = f"{where}[{i}]"
-            if not isinstance(row, dict) or "row" not in row:
-                raise ConfigError(f"{here}: expected a mapping with 'row' and 'set'")
-            _check_keys(row, ("row", "set"), here)
-            label = str(row["row"])
-            if any(s.label == label for s in specs):
-                raise ConfigError(f"{where}: duplicate row label {label!r}")
-            overrides = row.get("set") or {}
-            if not isinstance(overrides, dict):
-                raise ConfigError(f"{here}.set: expected a mapping of dotted keys")
-            try:
-                cfg = parse(ExperimentConfig, with_overrides(tree, overrides, f"{here}.set"))
-            except ConfigError as err:
-                raise ConfigError(f"{where} row {label!r}: {err}") from None
-            specs.append(RowSpec(number, label, cfg))
-        title = paper.title if paper else f"Table {number}"
-        tables.append(TableSpec(number, title, tuple(specs)))
+        rows_at = where if isinstance(spec, list) else f"{where}.rows"
+        specs = _rows(rows, number, tree, meta.get("reference"), where, rows_at)
+        tables.append(TableSpec(number, str(meta.get("title") or f"Table {number}"), specs,
+                                meta.get("dataset"), meta.get("source")))
     if not tables:
         raise ConfigError(
             f"suites.{suite}: no table applies to data.name {base.data.name!r}"

@@ -47,7 +47,8 @@ def table_figure(t: TableResult, path: Path) -> Path:
         axp.plot([i for i, _ in paper], [v for _, v in paper], "D", color="tab:orange")
     axp.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     axp.set_xlim(-0.5, len(labels) - 0.5)
-    axp.set_title("paper (ImageNet top-1 error, %)" if t.number >= 10 else "paper (top-1 error, %)", fontsize=9)
+    on = {"imagenet": "ImageNet ", "cifar10": "CIFAR-10 ", "cifar100": "CIFAR-100 "}.get(t.dataset or "", "")
+    axp.set_title(f"paper ({on}top-1 error, %)", fontsize=9)
     axp.grid(axis="y", alpha=0.3)
     fig.suptitle(f"Table {t.number}: {t.title}", fontsize=10)
     return _save(fig, path)
@@ -124,7 +125,7 @@ def cost_figure(results: list[TableResult], path: Path) -> Path | None:
     for t in results:
         for r in t.rows:
             if r.top1 and r.config_uid not in seen:
-                seen[r.config_uid] = (f"T{t.number} {r.row}", r.params_m, r.gflops, r.mean("top1"))
+                seen[r.config_uid] = (f"{t.tag} {r.row}", r.params_m, r.gflops, r.mean("top1"))
     if not seen:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))

@@ -1,8 +1,8 @@
 """``python -m report structure``: the paper's Params/GFLOPs columns from our models.
 
-Builds every row of the paper suite with the ``imagenet`` preset (SE-ResNet-50, 224x224,
-1000 classes, bias-free FCs, r=16 unless the row varies it) and counts parameters and
-multiply-adds. No training, no data.
+Builds every row of a suite (default: the paper's) with the ``imagenet`` preset
+(SE-ResNet-50, 224x224, 1000 classes, bias-free FCs, r=16 unless the row varies it) and
+counts parameters and multiply-adds. No training, no data.
 """
 
 from __future__ import annotations
@@ -11,27 +11,24 @@ import json
 from pathlib import Path
 
 from ablations.config import config_uid
-from ablations.paper import PAPER_TABLES
-from ablations.sweepfile import load_yaml, resolve
+from ablations.paper import published
+from ablations.sweepfile import DEFAULT_SWEEPS, load_yaml, resolve
 from senet_core import build_model, structure
 
 from .render import TextTable, to_markdown
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "sweeps.yaml"
 
-
-def structure_rows(config: Path = DEFAULT_CONFIG, suite: str = "paper", preset: str = "imagenet") -> list[dict]:
+def structure_rows(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: str = "imagenet") -> list[dict]:
     sweep = resolve(load_yaml(config), suite, preset)
     cache: dict[str, tuple[float, float]] = {}
     out = []
     for table in sweep.tables:
-        paper = PAPER_TABLES.get(table.number)
         for row in table.rows:
             uid = config_uid(row.config)
             if uid not in cache:
                 s = structure(build_model(row.config.model), row.config.data.input_size)
                 cache[uid] = (s.params_m, s.gflops)
-            ref = paper.row(row.label) if paper else None
+            ref = published(table.number, row.label)
             out.append({
                 "table": table.number,
                 "row": row.label,
@@ -47,12 +44,15 @@ def _fmt(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def structure_markdown(rows: list[dict]) -> str:
+def table_titles(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: str = "imagenet") -> dict:
+    return {t.number: t.title for t in resolve(load_yaml(config), suite, preset).tables}
+
+
+def structure_markdown(rows: list[dict], titles: dict) -> str:
     tables = []
     notes = []
     for number in dict.fromkeys(r["table"] for r in rows):
         mine = [r for r in rows if r["table"] == number]
-        paper = PAPER_TABLES.get(number)
         cells = []
         for r in mine:
             cells.append((r["row"], _fmt(r["params_m"], 3), _fmt(r["paper_params_m"], 1),
@@ -62,11 +62,11 @@ def structure_markdown(rows: list[dict]) -> str:
                 notes.append(f"Table {number} row {r['row']}: exact arithmetic gives {r['params_m']:.2f} M "
                              f"parameters; the paper prints {p}.")
         tables.append(TextTable(
-            number, paper.title if paper else f"Table {number}", "",
+            number, titles.get(number, f"Table {number}"), "",
             ("Row", "Params (M)", "Params (M), paper", "GFLOPs", "GFLOPs, paper"), tuple(cells),
         ))
     text = (
-        "# Structure of the paper's ablation rows\n\n"
+        "# Structure of the suite's rows\n\n"
         "SE-ResNet-50, 224x224 input, 1000 classes, bias-free SE FC layers, r = 16 unless the row "
         "varies it. GFLOPs are multiply-adds, SE pooling and scaling included.\n\n" + to_markdown(tables)
     )
@@ -84,10 +84,13 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m report structure",
                                 description="Params and GFLOPs of the paper's ablation rows, computed from our models.")
     p.add_argument("--format", choices=("md", "json"), default="md")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument("--config", type=Path, default=DEFAULT_SWEEPS)
     p.add_argument("--suite", default="paper")
     p.add_argument("--preset", default="imagenet")
     args = p.parse_args(argv)
     rows = structure_rows(args.config, args.suite, args.preset)
-    print(json.dumps(rows, indent=1) if args.format == "json" else structure_markdown(rows))
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+    else:
+        print(structure_markdown(rows, table_titles(args.config, args.suite, args.preset)))
     return 0

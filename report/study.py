@@ -57,8 +57,7 @@ def build_report(study: StudyRuns, out: Path, formats: list[str]) -> list[Path]:
     seeds = int(study.plan.get("seeds", 1))
     results = build_results(study)
     meta = study_meta(study)
-    cap = caption(meta, seeds)
-    texts = [text_table(t, seeds, cap) for t in results]
+    texts = [text_table(t, seeds, caption(meta, seeds, t.source)) for t in results]
     written: list[Path] = []
     if "md" in formats:
         path = out / "tables.md"

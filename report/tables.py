@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ablations.paper import PAPER_TABLES, PaperRow
+from ablations.paper import PaperRow, published
+from ablations.plan import table_tag
+from ablations.sweepfile import DEFAULT_SWEEPS, TableId, declared_tables, load_yaml
 from ablations.tracking import StudyRuns
 from ablations.wording import count
 
@@ -18,7 +20,7 @@ from .stats import ALPHA, TEST_NAME, std, welch_p
 class RowResult:
     """One row of one table. status: ok | partial (fewer seeds) | failed | missing."""
 
-    table: int
+    table: TableId
     row: str
     config_uid: str
     status: str
@@ -46,9 +48,24 @@ class RowResult:
 
 @dataclass(frozen=True)
 class TableResult:
-    number: int
+    number: TableId
     title: str
     rows: tuple[RowResult, ...]
+    dataset: str | None = None  # what the published numbers are on
+    source: str | None = None  # where they come from
+
+    @property
+    def tag(self) -> str:
+        return table_tag(self.number)
+
+
+def _declared(t: dict) -> dict:
+    """A logged plan's table with its references, dataset and source; plans logged before
+    tables carried them get those the project's sweeps.yaml declares for the same table."""
+    if any("reference" in r for r in t["rows"]):
+        return {"references": {r["row"]: r["reference"] for r in t["rows"] if r.get("reference")},
+                "dataset": t.get("dataset"), "source": t.get("source")}
+    return declared_tables(load_yaml(DEFAULT_SWEEPS)).get(t["number"], {"references": {}})
 
 
 def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
@@ -63,7 +80,8 @@ def build_results(study: StudyRuns) -> list[TableResult]:
     finished = _finished_by_key(runs)
     out = []
     for t in study.plan.get("tables", []):
-        paper = PAPER_TABLES.get(t["number"])
+        declared = _declared(t)
+        references = declared["references"]
         values: dict[str, tuple] = {}
         rows = []
         for r in t["rows"]:
@@ -86,8 +104,8 @@ def build_results(study: StudyRuns) -> list[TableResult]:
                 table=t["number"], row=r["row"], config_uid=uid, status=status, top1=top1, top5=top5,
                 params_m=float(done[0].params_m) if done else None,
                 gflops=float(done[0].gflops) if done else None,
-                paper=paper.row(r["row"]) if paper else None,
-                reference=paper.reference_for(r["row"]) if paper else None,
+                paper=published(t["number"], r["row"]),
+                reference=references.get(r["row"]),
                 failures=failures,
             ))
         results = []
@@ -95,7 +113,8 @@ def build_results(study: StudyRuns) -> list[TableResult]:
             ref = r["reference"]
             p = welch_p(r["top1"], values[ref]) if ref in values else None
             results.append(RowResult(p_value=p, **r))
-        out.append(TableResult(t["number"], t.get("title", f"Table {t['number']}"), tuple(results)))
+        out.append(TableResult(t["number"], t.get("title", f"Table {t['number']}"), tuple(results),
+                               declared.get("dataset"), declared.get("source")))
     return out
 
 
@@ -125,11 +144,15 @@ COLUMNS = ("Row", "top-1 err.", "top-5 err.", "GFLOPs", "Params (M)", "vs ref.",
            "paper top-1", "paper top-5", "paper GFLOPs", "paper Params")
 
 
-def caption(study_meta: dict, seeds: int) -> str:
+def caption(study_meta: dict, seeds: int, source: str | None = None) -> str:
+    """``source``: where the table's published numbers come from (sweeps.yaml); studies logged
+    before tables carried one are the SE paper's."""
+    published_from = source or ("Hu et al., Squeeze-and-Excitation Networks (TPAMI): ImageNet, SE-ResNet-50, "
+                                "single 224 crop (Tables 10-16), or its CIFAR table")
     return (
         f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {count(study_meta['epochs'], 'epoch')}, "
         f"mean ± std over {count(seeds, 'seed')} (n shown where fewer runs finished). "
-        "Paper: ImageNet, SE-ResNet-50, single 224 crop (Tables 10-16), or the paper's CIFAR table. "
+        f"Paper: {published_from.rstrip('.')}. "
         "Bold: best of our rows per column. vs ref.: † differs from the table's reference row beyond "
         f"seed noise ({TEST_NAME}); = within seed noise; ref. the reference row; ? untested (fewer than two seeds)."
     )

@@ -85,7 +85,7 @@ def test_rerun_trains_nothing(sweep, data_root, cache_dir):
 def test_adding_a_reduction_value_trains_only_the_new_config(sweep, data_root, cache_dir):
     tmp, _ = sweep
     data = yaml.safe_load((ROOT / "sweeps.yaml").read_text())
-    data["suites"]["paper"]["tables"][10].insert(5, {"row": "64", "set": {"model.se.reduction": 64}})
+    data["suites"]["paper"]["tables"][10]["rows"].insert(5, {"row": "64", "set": {"model.se.reduction": 64}})
     config = tmp / "sweeps-r64.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     out = _sweep(tmp, data_root, cache_dir, "--config", str(config))
@@ -121,3 +121,28 @@ def test_report_of_the_tiny_sweep(sweep):
     parent = client.search_runs([exp.experiment_id], "tags.`senet.role` = 'study'")[0]
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert "report/ablation_report.pdf" in logged
+
+
+def test_eca_suite_trains_and_renders_its_table(tmp_path, data_root, cache_dir):
+    """ECA-Net's dissection of SE (the eca suite): six rows trained, table ECA2 rendered with
+    its reference row and structure columns, named by its source."""
+    out = _sweep(tmp_path, data_root, cache_dir, "--suite", "eca", "--study", "eca-tiny")
+    assert "6/6 runs finished, 0 failed" in out
+    out_dir = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "report", "--study", "eca-tiny", "--tracking-uri",
+         f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}", "--out", str(out_dir), "--format", "md,csv"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    md = (out_dir / "tables.md").read_text()
+    assert "### Table ECA2: SE and its variants without dimensionality reduction" in md
+    assert "Wang et al., ECA-Net" in md
+    import pandas as pd
+
+    csv = pd.read_csv(out_dir / "tables.csv").set_index("row")
+    assert list(csv.index) == ["ResNet-50", "SE", "SE-Var1", "SE-Var2", "SE-Var3", "ECA"]
+    assert (csv.status == "ok").all()
+    assert csv.reference.isna()["SE"] and (csv.reference.drop("SE") == "SE").all()
+    params = csv.params_m
+    assert params["SE-Var1"] == params["ResNet-50"] < params["ECA"] < params["SE-Var2"] < params["SE"] < params["SE-Var3"]

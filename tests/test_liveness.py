@@ -28,7 +28,7 @@ from ablations.settings import make_settings
 from ablations.tracking import Tracker
 from tests.conftest import ROOT, paper_tables
 
-GRACE = 6
+GRACE = 12  # the launcher reports the silent worker between 2 s and 12 s of silence
 
 
 def _launch(tmp, data_root, storage, tracking, study, *extra):

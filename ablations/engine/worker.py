@@ -24,6 +24,8 @@ import torch
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
+from senet_core import structure
+
 from ..config import ExperimentConfig, config_uid
 from ..data import FolderBatches, TensorBatches, TensorSplit, load_split
 from ..errors import ConfigError
@@ -32,7 +34,7 @@ from ..schema import parse
 from ..settings import Settings
 from ..stopping import STOPPER, Interrupted
 from ..tracking import ChildRun, Tracker
-from ..trainer import NonFiniteLoss, Stopped, train
+from ..trainer import NonFiniteLoss, Stopped, init_model, train
 from ..urls import redact
 from .liveness import WaitReporter, fail_stale
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
@@ -117,7 +119,7 @@ def _run_of(attrs: dict) -> Run:
     if config_uid(cfg) != attrs["config_uid"]:
         raise ValueError(f"its config hashes to {config_uid(cfg)}, not to its config_uid {attrs['config_uid']} "
                          "(queued by a version of the project whose configurations differ from this one's)")
-    cells = tuple((int(table), str(row)) for table, row in attrs["cells"])
+    cells = tuple((table, str(row)) for table, row in attrs["cells"])
     return Run(attrs["config_uid"], attrs["seed"], cfg, cells)
 
 
@@ -277,13 +279,15 @@ class Worker:
         try:
             with Heartbeat(self.storage, claim.trial_id, self.settings.heartbeat_interval):
                 train_b, test_b = self.data.batches(run.config)
+                model = init_model(run.config, run.seed)
+                shape = structure(model, run.config.data.input_size)
                 bar = _bar(self.settings.progress, len(train_b) * run.config.train.epochs, run.name)
                 try:
                     with STOPPER.deferred():
                         outcome = train(
                             run.config, run.seed, train_b, test_b, self.device, checkpoint,
                             on_epoch=child.log_epoch, progress=bar.update if bar else None,
-                            should_stop=lambda: STOPPER.requested,
+                            should_stop=lambda: STOPPER.requested, model=model,
                         )
                 finally:
                     if bar:
@@ -301,7 +305,7 @@ class Worker:
             if not isinstance(err, NonFiniteLoss):
                 print(f"run {run.name} failed: {reason}", file=sys.stderr)
             return 0
-        child.log_once({"params_m": outcome.params_m, "gflops": outcome.gflops, **{f"final_{k}": v for k, v in outcome.final.items()}})
+        child.log_once({"params_m": shape.params_m, "gflops": shape.gflops, **{f"final_{k}": v for k, v in outcome.final.items()}})
         if outcome.excitation is not None:
             child.log_json("excitation.json", outcome.excitation)
         if outcome.resumed_from:

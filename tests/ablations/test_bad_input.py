@@ -33,7 +33,11 @@ def _set(path, value):
 
 
 def _dup_rows(data):
-    data["suites"]["paper"]["tables"][11].append({"row": "Max", "set": {"model.se.squeeze": "max"}})
+    data["suites"]["paper"]["tables"][11]["rows"].append({"row": "Max", "set": {"model.se.squeeze": "max"}})
+
+
+def _bad_reference(data):
+    data["suites"]["paper"]["tables"][12]["reference"] = "Softmax"
 
 
 CASES = [
@@ -61,6 +65,25 @@ CASES = [
     ("unknown-suite", None, ["--suite", "papr"], ["unknown suite 'papr'", "did you mean 'paper'", "valid choices"]),
     ("unknown-preset", None, ["--preset", "tinny"], ["unknown preset 'tinny'", "did you mean 'tiny'"]),
     ("duplicate-row-label", _yaml_with(_dup_rows), [], ["suites.paper.tables.11", "duplicate row label 'Max'"]),
+    ("unknown-reference-row", _yaml_with(_bad_reference), [],
+     ["suites.paper.tables.12", "reference 'Softmax'", "rows: ReLU, Tanh, Sigmoid"]),
+    ("unknown-mapping", None, ["--set", "model.se.mapping=fc2"],
+     ["model.se.mapping", "valid choices: fc, none, channelwise, fc1, conv1d"]),
+    ("reduction-without-fc", None, ["--suite", "eca", "--set", "model.se.reduction=8"],
+     ["row 'SE-Var1'", "model.se.reduction is 8", "mapping 'none' has no use for it", "only 'fc'"]),
+    ("kernel-size-without-conv1d", None, ["--set", "model.se.kernel_size=3"],
+     ["model.se.kernel_size is 3", "mapping 'fc'", "only 'conv1d'"]),
+    ("even-kernel-size", None, ["--set", "model.se.mapping=conv1d", "--set", "model.se.kernel_size=4"],
+     ["kernel_size must be 'auto' or a positive odd integer"]),
+    ("module-does-not-import", None, ["--set", "model.se.module=no_such_pkg.attn:Mine"],
+     ["model.se.module", "cannot import 'no_such_pkg.attn'", "ModuleNotFoundError"]),
+    ("module-not-a-class", None, ["--set", "model.se.module=collections:OrderedDict"],
+     ["model.se.module", "not a torch.nn.Module subclass"]),
+    ("module-wrong-interface", None, ["--set", "model.se.module=torch.nn:Linear"],
+     ["model.se.module", "Linear(channels, cfg) failed"]),
+    ("unknown-module-name", None, ["--set", "model.se.module=cbam"],
+     ["model.se.module", "unknown attention module 'cbam'", "valid choices: se", "package.module:Class"]),
+    ("unknown-stem-pool", None, ["--set", "model.stem_pool=avg"], ["model.stem_pool", "valid choices: torchvision, caffe"]),
     ("unreadable-config", "MISSING", [], ["cannot read config file", "does-not-exist.yaml"]),
     ("storage-scheme", None, ["--storage", "redis://localhost:6379"], ["--storage", "unknown scheme 'redis'", "valid schemes"]),
     ("tracking-scheme-redacted", None, ["--tracking-uri", "ftp://alice:hunter2@host/x"],
