@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from senet_core import ARCHS, MAPPINGS, AttentionError, ModelConfig, SEConfig, check_attention, check_stages
+from senet_core.mappings import check_mapping
 
 from .errors import unknown
 from .schema import flatten
@@ -125,15 +126,13 @@ class ExperimentConfig:
 
 
 _SE_DEFAULTS = SEConfig()
-# Which mappings each SE field means something for; set elsewhere, it is refused.
-_ONLY_FOR = {"reduction": ("fc",), "min_hidden": ("fc",), "kernel_size": ("conv1d",)}
 
 
 @lru_cache(maxsize=256)
 def check_se(se: SEConfig) -> None:
-    """Refuse an unknown mapping, a field the chosen mapping has no use for (a reduction
-    ratio without the FC pair, a kernel size without ``conv1d``, biases on a mapping with no
-    parameters), and a ``module`` that does not import or fit the attention interface."""
+    """Refuse an unknown mapping, a field the chosen mapping has no use for
+    (``senet_core.mappings.check_mapping``), and a ``module`` that does not import or fit
+    the attention interface."""
     if se.module != _SE_DEFAULTS.module:
         try:
             check_attention(se)
@@ -142,12 +141,7 @@ def check_se(se: SEConfig) -> None:
         return  # a user's module reads what it wants from the section
     if se.mapping not in MAPPINGS:
         raise unknown("model.se.mapping", se.mapping, MAPPINGS.names())
-    for name, mappings in _ONLY_FOR.items():
-        if se.mapping not in mappings and getattr(se, name) != getattr(_SE_DEFAULTS, name):
-            raise ValueError(f"model.se.{name} is {getattr(se, name)!r} but model.se.mapping {se.mapping!r} has no "
-                             f"use for it (only {', '.join(repr(m) for m in mappings)}); leave it out or change the mapping")
-    if se.mapping == "none" and se.bias:
-        raise ValueError("model.se.bias is true but model.se.mapping 'none' has no parameters")
+    check_mapping(se)
 
 
 def params(cfg: ExperimentConfig) -> dict[str, Any]:

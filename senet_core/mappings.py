@@ -8,8 +8,10 @@ weight per channel), ``fc1`` (SE-Var3, one C x C layer), and ``conv1d`` (ECA, a 
 convolution over neighbouring channels, kernel ``k`` or ECA's adaptive rule from C).
 
 Each mapping takes z as (N, C), or as (N, C, H, W) when there is no squeeze (NoSqueeze,
-Table 16 of the SE paper: the same layers applied at every position). A new mapping is a
-class here plus its ``MAPPINGS`` entry; ``SEConfig.mapping`` names it.
+Table 16 of the SE paper: the same layers applied at every position), and says in ``USES``
+which of the ``SEConfig`` fields below it reads. A new mapping is a class here plus its
+``MAPPINGS`` entry (and, if it needs a setting of its own, a field of ``SEConfig``);
+``SEConfig.mapping`` names it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .config import SEConfig
 from .registry import Registry
 
 MAPPINGS: Registry[type[nn.Module]] = Registry("mapping")
+# The SEConfig fields that only some mappings read.
+MAPPING_FIELDS = ("reduction", "min_hidden", "kernel_size", "bias")
 
 
 def _linear(cin: int, cout: int, bias: bool, spatial: bool) -> nn.Module:
@@ -33,6 +37,8 @@ def _linear(cin: int, cout: int, bias: bool, spatial: bool) -> nn.Module:
 
 class FC(nn.Module):
     """The paper's excitation (Eq. 3): W2 relu(W1 z), W1: C -> C/r, W2: C/r -> C."""
+
+    USES = ("reduction", "min_hidden", "bias")
 
     def __init__(self, channels: int, cfg: SEConfig, spatial: bool) -> None:
         super().__init__()
@@ -48,6 +54,8 @@ class FC(nn.Module):
 class Identity(nn.Module):
     """SE-Var1 (ECA-Net Table 2): the gate acts on the pooled descriptor itself."""
 
+    USES = ()
+
     def __init__(self, channels: int, cfg: SEConfig, spatial: bool) -> None:
         super().__init__()
 
@@ -58,6 +66,8 @@ class Identity(nn.Module):
 class Channelwise(nn.Module):
     """SE-Var2 (ECA-Net Table 2): each channel learns one weight (a diagonal W), with a bias
     per channel when ``bias``."""
+
+    USES = ("bias",)
 
     def __init__(self, channels: int, cfg: SEConfig, spatial: bool) -> None:
         super().__init__()
@@ -75,6 +85,8 @@ class Channelwise(nn.Module):
 class FC1(nn.Module):
     """SE-Var3 (ECA-Net Table 2): one FC layer C -> C, no dimensionality reduction."""
 
+    USES = ("bias",)
+
     def __init__(self, channels: int, cfg: SEConfig, spatial: bool) -> None:
         super().__init__()
         self.fc = _linear(channels, channels, cfg.bias, spatial)
@@ -91,7 +103,9 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
 
 class Conv1d(nn.Module):
     """ECA (ECA-Net Sec. 3.2, Fig. 2): one 1-D convolution of kernel k across neighbouring
-    channels of z, no bias (as in the reference code), zero padding at the ends."""
+    channels of z, zero padding at the ends; no bias in ECA-Net's code (``bias`` adds one)."""
+
+    USES = ("kernel_size", "bias")
 
     def __init__(self, channels: int, cfg: SEConfig, spatial: bool) -> None:
         super().__init__()
@@ -111,3 +125,17 @@ MAPPINGS.add("none", Identity)
 MAPPINGS.add("channelwise", Channelwise)
 MAPPINGS.add("fc1", FC1)
 MAPPINGS.add("conv1d", Conv1d)
+
+
+def check_mapping(cfg: SEConfig) -> None:
+    """Refuse an unknown mapping, and a mapping-specific field set away from its default for
+    a mapping that does not read it (a reduction ratio without the FC pair, a kernel size
+    without ``conv1d``, biases where there are no parameters)."""
+    uses = MAPPINGS.get(cfg.mapping).USES
+    default = SEConfig()
+    for name in MAPPING_FIELDS:
+        value = getattr(cfg, name)
+        if name not in uses and value != getattr(default, name):
+            readers = [n for n in MAPPINGS.names() if name in MAPPINGS.get(n).USES]
+            raise ValueError(f"model.se.{name} is {value!r} but model.se.mapping {cfg.mapping!r} has no use for it "
+                             f"(only {', '.join(map(repr, readers))}); leave it out or change the mapping")

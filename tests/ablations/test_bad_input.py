@@ -71,6 +71,8 @@ CASES = [
      ["model.se.mapping", "valid choices: fc, none, channelwise, fc1, conv1d"]),
     ("reduction-without-fc", None, ["--suite", "eca", "--set", "model.se.reduction=8"],
      ["row 'SE-Var1'", "model.se.reduction is 8", "mapping 'none' has no use for it", "only 'fc'"]),
+    ("bias-without-parameters", None, ["--suite", "eca", "--set", "model.se.bias=true"],
+     ["row 'SE-Var1'", "model.se.bias is True", "mapping 'none' has no use for it"]),
     ("kernel-size-without-conv1d", None, ["--set", "model.se.kernel_size=3"],
      ["model.se.kernel_size is 3", "mapping 'fc'", "only 'conv1d'"]),
     ("even-kernel-size", None, ["--set", "model.se.mapping=conv1d", "--set", "model.se.kernel_size=4"],
