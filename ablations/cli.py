@@ -174,7 +174,7 @@ def _launch(args: argparse.Namespace) -> int:
     counts = engine.study_counts(st, plan)
     if args.workers:
         tracker.set_status(parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
-    _summary(settings, counts, time.perf_counter() - started, args.workers)
+    _summary(settings, counts, time.perf_counter() - started, args.workers, tracker.experiment_id)
     for line in worker_errors:
         print(f"warning: {line}", file=sys.stderr)
     # A dead worker's run is retried by the others while they still have work; one left
@@ -254,11 +254,13 @@ def _worker(args: argparse.Namespace) -> int:
     return 1 if worker.failed else 0
 
 
-def _summary(settings, counts, seconds: float, workers: int) -> None:
+def _summary(settings, counts, seconds: float, workers: int, experiment_id: str) -> None:
+    from .tracking import ui_hint
+
     print(
         f"\n{counts.finished}/{counts.planned} runs finished, {counts.failed} failed "
         f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
-        f"  MLflow:  mlflow ui --backend-store-uri {redact(settings.tracking_uri)}\n"
+        f"  MLflow:  {ui_hint(settings.tracking_uri, experiment_id, settings.study)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
         f"  Report:  python -m report --study {settings.study}"
         + (f" --tracking-uri {redact(settings.tracking_uri)}" if settings.tracking_uri != _default_tracking(settings) else "")

@@ -184,6 +184,21 @@ class ChildRun:
 
 
 PLAN_ARTIFACT = "plan.json"
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+
+
+def runs_view_url(experiment_id: str, address: str = UI_ADDRESS) -> str:
+    """The MLflow UI's runs table of one experiment (the study), not its home page."""
+    return f"{address}/#/experiments/{experiment_id}/runs"
+
+
+def ui_hint(tracking_uri: str, experiment_id: str, study: str) -> str:
+    """How to see a study's runs: the command (none for a tracking server), the page, and the
+    parent run to expand."""
+    expand = f"and expand the run {study!r} (the + before its name) to list its runs"
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {runs_view_url(experiment_id, redact(tracking_uri).rstrip('/'))} {expand}"
+    return f"mlflow ui --backend-store-uri {redact(tracking_uri)}, then open {runs_view_url(experiment_id)} {expand}"
 
 
 def log_plan(tracker: Tracker, parent_id: str, plan_json: dict) -> None:
@@ -201,6 +216,7 @@ class StudyRuns:
     runs: pd.DataFrame
     curves: pd.DataFrame
     client: MlflowClient
+    experiment_id: str = ""
 
     def artifact_json(self, run_id: str, name: str) -> Any | None:
         return _artifact_json(self.client, run_id, name)
@@ -266,7 +282,7 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
     curves_df = pd.DataFrame(curve_rows, columns=["run_id", "config_uid", "seed", "metric", "epoch", "value"])
     plan = _artifact_json(client, parent.info.run_id, PLAN_ARTIFACT) or {}
     parent_info = {"run_id": parent.info.run_id, "tags": dict(parent.data.tags), "start_time": parent.info.start_time}
-    return StudyRuns(study, parent_info, plan, runs, curves_df, client)
+    return StudyRuns(study, parent_info, plan, runs, curves_df, client, exp.experiment_id)
 
 
 class MlflowServer:

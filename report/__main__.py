@@ -1,4 +1,5 @@
-"""``python -m report --study NAME`` (study report) or ``python -m report structure``."""
+"""``python -m report --study NAME`` (study report), ``python -m report seeds --study NAME``
+(how many seeds it needs) or ``python -m report structure``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
             from .structure import main as structure_main
 
             return structure_main(argv[1:])
+        if argv[:1] == ["seeds"]:
+            from .seeds import main as seeds_main
+
+            return seeds_main(argv[1:])
         from .study import main as study_main
 
         return study_main(argv)

@@ -25,10 +25,11 @@ def _save(fig, path: Path) -> Path:
 
 
 def table_figure(t: TableResult, path: Path) -> Path:
-    """Our top-1 error per row (seeds as points, mean and std as a bar) beside the paper's."""
+    """Our top-1 error per row (seeds as points, mean and std as a bar), each row's difference
+    from its reference with the 95% interval, and the paper's errors."""
     labels = [r.row for r in t.rows]
     x = np.arange(len(labels))
-    fig, (ax, axp) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, axd, axp) = plt.subplots(1, 3, figsize=(12, 3.2), gridspec_kw={"width_ratios": [3, 2.2, 2]})
     for i, r in enumerate(t.rows):
         if r.top1:
             jitter = np.linspace(-0.12, 0.12, len(r.top1)) if len(r.top1) > 1 else [0.0]
@@ -42,6 +43,7 @@ def table_figure(t: TableResult, path: Path) -> Path:
     ax.set_ylabel("top-1 error (%)")
     ax.set_title("ours (points: seeds; bar: mean ± std)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+    _difference_panel(axd, t, x, labels)
     paper = [(i, r.paper.top1_err) for i, r in enumerate(t.rows) if r.paper and r.paper.top1_err is not None]
     if paper:
         axp.plot([i for i, _ in paper], [v for _, v in paper], "D", color="tab:orange")
@@ -52,6 +54,24 @@ def table_figure(t: TableResult, path: Path) -> Path:
     axp.grid(axis="y", alpha=0.3)
     fig.suptitle(f"Table {t.number}: {t.title}", fontsize=10)
     return _save(fig, path)
+
+
+def _difference_panel(ax, t: TableResult, x, labels) -> None:
+    """Top-1 error minus the reference row's, with its 95% interval; red where the
+    Holm-adjusted test says the row differs."""
+    ax.axhline(0, color="grey", lw=0.8)
+    for i, r in enumerate(t.rows):
+        c = r.comparison
+        if r.reference is None:
+            ax.text(i, 0, "ref.", ha="center", va="bottom", fontsize=7, color="grey")
+        elif c is not None:
+            color = "tab:red" if r.differs else "tab:blue"
+            ax.errorbar(i, c.diff, yerr=[[c.diff - c.low], [c.high - c.diff]], fmt="o", color=color,
+                        markersize=4, capsize=3)
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.set_title("Δ vs reference, 95% CI (red: differs)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def curves_figure(t: TableResult, curves: pd.DataFrame, path: Path) -> Path | None:

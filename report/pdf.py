@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -36,16 +37,41 @@ def _table(t: TextTable) -> Table:
     data = [[Paragraph(f"<b>{escape(c)}</b>", CELL) for c in t.columns]]
     for i, row in enumerate(t.rows):
         data.append([Paragraph(escape(c), CELL_B if (i, j) in t.bold else CELL) for j, c in enumerate(row)])
-    widths = [3.2 * cm, 3.6 * cm, 3.6 * cm, 1.8 * cm, 2.0 * cm, 1.4 * cm, 1.9 * cm, 1.9 * cm, 2.0 * cm, 2.0 * cm]
+    widths = [2.8 * cm, 3.0 * cm, 3.0 * cm, 1.6 * cm, 1.8 * cm, 3.6 * cm, 1.2 * cm, 1.7 * cm, 1.7 * cm, 1.8 * cm, 1.8 * cm]
     tbl = Table(data, colWidths=widths[: len(t.columns)], repeatRows=1, hAlign="LEFT")
     tbl.setStyle(TableStyle([
         ("LINEABOVE", (0, 0), (-1, 0), 1.0, colors.black),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
         ("LINEBELOW", (0, -1), (-1, -1), 1.0, colors.black),
-        ("BACKGROUND", (6, 1), (-1, -1), colors.Color(0.96, 0.96, 0.93)),
+        ("BACKGROUND", (7, 1), (-1, -1), colors.Color(0.96, 0.96, 0.93)),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]))
     return tbl
+
+
+def _grid(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    data = [[Paragraph(f"<b>{escape(c)}</b>", CELL) for c in columns]]
+    data += [[Paragraph(escape(c), CELL) for c in row] for row in rows]
+    tbl = Table(data, repeatRows=1, hAlign="LEFT")
+    tbl.setStyle(TableStyle([("LINEABOVE", (0, 0), (-1, 0), 1.0, colors.black),
+                             ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
+                             ("LINEBELOW", (0, -1), (-1, -1), 1.0, colors.black)]))
+    return tbl
+
+
+@dataclass(frozen=True)
+class Section:
+    """A page of headed paragraphs and tables (columns, rows)."""
+
+    heading: str
+    parts: list[str | tuple[tuple[str, ...], list[tuple[str, ...]]]]
+
+
+def _section(section: Section) -> list:
+    story = [_p(section.heading, _styles["Heading1"])]
+    for part in section.parts:
+        story += [_p(part, SMALL), Spacer(1, 0.15 * cm)] if isinstance(part, str) else [_grid(*part), Spacer(1, 0.3 * cm)]
+    return story
 
 
 def _image(path: Path, width_cm: float) -> Image:
@@ -67,6 +93,7 @@ def write_pdf(
     section7_note: str,
     cost: Path | None,
     appendix: list[tuple[str, ...]],
+    seed_planning: Section | None = None,
 ) -> Path:
     doc = SimpleDocTemplate(str(path), pagesize=PAGE, leftMargin=1.5 * cm, rightMargin=1.5 * cm,
                             topMargin=1.3 * cm, bottomMargin=1.3 * cm,
@@ -79,6 +106,8 @@ def write_pdf(
     story += [info, PageBreak(), _p("Summary", _styles["Heading1"])]
     story += [_p("• " + s) for s in summary]
     story.append(PageBreak())
+    if seed_planning:
+        story += _section(seed_planning) + [PageBreak()]
     for table, sentences, figures in sections:
         story += [_p(f"Table {table.number}: {table.title}", _styles["Heading1"]), _table(table),
                   Spacer(1, 0.2 * cm), _p(table.caption, SMALL), Spacer(1, 0.2 * cm)]

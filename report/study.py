@@ -10,11 +10,13 @@ from ablations.config import ExperimentConfig, config_uid
 from ablations.errors import ConfigError
 from ablations.schema import parse
 from ablations.settings import make_settings
-from ablations.tracking import StudyRuns, read_study
+from ablations.tracking import StudyRuns, read_study, ui_hint
 
 from . import figures
-from .pdf import write_pdf
+from .pdf import Section, write_pdf
 from .render import to_latex, to_markdown
+from .seeds import DEFAULT_POWER, PAGE_COLUMNS, describe, intro, one_seed_message, page_rows, plan_seeds
+from .stats import DEFAULT_METHOD, METHODS, Method
 from .summary import overview, table_sentences
 from .tables import build_results, caption, text_table, tidy_frame
 
@@ -52,12 +54,13 @@ def _base_uid(study: StudyRuns) -> str | None:
         return None
 
 
-def build_report(study: StudyRuns, out: Path, formats: list[str]) -> list[Path]:
+def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method = DEFAULT_METHOD,
+                 tracking_uri: str = "") -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     seeds = int(study.plan.get("seeds", 1))
-    results = build_results(study)
+    results = build_results(study, method)
     meta = study_meta(study)
-    texts = [text_table(t, seeds, caption(meta, seeds, t.source)) for t in results]
+    texts = [text_table(t, seeds, caption(meta, seeds, t.source, method)) for t in results]
     written: list[Path] = []
     if "md" in formats:
         path = out / "tables.md"
@@ -72,11 +75,23 @@ def build_report(study: StudyRuns, out: Path, formats: list[str]) -> list[Path]:
         tidy_frame(results).to_csv(path, index=False)
         written.append(path)
     if "pdf" in formats:
-        written.append(_pdf(study, results, texts, meta, out))
+        written.append(_pdf(study, results, texts, meta, out, tracking_uri))
     return written
 
 
-def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path) -> Path:
+def _seed_planning(study: StudyRuns, results) -> Section:
+    seeds = int(study.plan.get("seeds", 1))
+    if seeds < 2:
+        return Section("Seed planning", [one_seed_message(study.study)])
+    parts: list = [intro(DEFAULT_POWER)]
+    for p in plan_seeds(results, seeds):
+        parts.append(f"Table {p.table}: {p.title}. {describe(p)}")
+        if p.std is not None and p.rows:
+            parts.append((PAGE_COLUMNS, page_rows(p)))
+    return Section("Seed planning", parts)
+
+
+def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path, tracking_uri: str) -> Path:
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
     sentences = [table_sentences(t) for t in results]
@@ -110,13 +125,15 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path) -> P
         ("Date", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
         ("Git commit", tags.get("git_commit", "unknown")),
         ("torch / device", f"{meta['torch']} / {meta['devices']}"),
+        ("Runs in MLflow", ui_hint(tracking_uri or "<tracking URI>", study.experiment_id, study.study)),
     ]
     appendix = [
         (r.config_uid or "", str(r.seed), r.status, r.rows, r.run_id, r.failure[:80])
         for r in runs.sort_values(["config_uid", "seed", "start_time"]).itertuples()
     ]
     cost = figures.cost_figure(results, figdir / "cost.png")
-    return write_pdf(out / "ablation_report.pdf", title, summary, sections, section7, note, cost, appendix)
+    return write_pdf(out / "ablation_report.pdf", title, summary, sections, section7, note, cost, appendix,
+                     _seed_planning(study, results))
 
 
 def _section7(study: StudyRuns, figdir: Path) -> tuple[list[Path], str]:
@@ -146,12 +163,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, help="output folder (default: reports/<study>)")
     p.add_argument("--format", default="pdf,md,tex,csv", help="comma-separated: pdf,md,tex,csv")
     p.add_argument("--no-log", action="store_true", help="do not attach the report to the study's parent run")
+    p.add_argument("--stats", choices=METHODS, default=DEFAULT_METHOD,
+                   help=f"how rows are compared with their reference (default: {DEFAULT_METHOD}; "
+                        "paired only where both rows finished the same seeds)")
     args = p.parse_args(argv)
     formats = _formats(args.format)
     uri = make_settings(args.study, tracking_uri=args.tracking_uri).tracking_uri
     study = read_study(uri, args.study)
     out = args.out or Path("reports") / args.study
-    written = build_report(study, out, formats)
+    written = build_report(study, out, formats, args.stats, uri)
     if not args.no_log:
         study.attach(written)
     for path in written:

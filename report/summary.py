@@ -8,10 +8,12 @@ from .tables import RowResult, TableResult
 
 
 def _noise(r: RowResult) -> str:
-    if r.p_value is None:
+    """The verdict on the Holm-adjusted p, with the interval on the difference."""
+    c = r.comparison
+    if c is None or r.p_adjusted is None:
         return "untested: fewer than two seeds"
     verdict = "beyond seed noise" if r.differs else "within seed noise"
-    return f"{verdict}, p = {r.p_value:.2g}"
+    return f"{verdict}: {c.diff:+.2f} points, 95% CI [{c.low:+.2f}, {c.high:+.2f}], adjusted p = {r.p_adjusted:.2g}"
 
 
 def _params(r: RowResult) -> str:
@@ -42,7 +44,7 @@ def table_sentences(t: TableResult) -> list[str]:
             out.append(f"Better than {ref.row} beyond seed noise: {', '.join(r.row for r in better)}.")
         if worse:
             out.append(f"Worse than {ref.row} beyond seed noise: {', '.join(r.row for r in worse)}.")
-        if not better and not worse and any(r.p_value is not None for r in done):
+        if not better and not worse and any(r.p_adjusted is not None for r in done):
             out.append(f"No row differs from {ref.row} beyond seed noise.")
     pairs = [(r.mean("top1"), r.paper.top1_err) for r in done if r.paper and r.paper.top1_err is not None]
     if len(pairs) >= 3:

@@ -13,7 +13,7 @@ from ablations.tracking import StudyRuns
 from ablations.wording import count
 
 from .render import TextTable
-from .stats import ALPHA, TEST_NAME, std, welch_p
+from .stats import ALPHA, Comparison, Method, compare, holm, std, test_name
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,10 @@ class RowResult:
     gflops: float | None
     paper: PaperRow | None
     reference: str | None
-    p_value: float | None
     failures: tuple[str, ...]
+    seeds: tuple[int, ...] = ()  # the seed of each value of top1 / top5
+    comparison: Comparison | None = None  # against the reference row
+    p_adjusted: float | None = None  # Holm, over the table's comparisons
 
     @property
     def n(self) -> int:
@@ -42,8 +44,13 @@ class RowResult:
         return sum(v) / len(v) if v else None
 
     @property
+    def p_value(self) -> float | None:
+        """The unadjusted p-value (kept for the CSV; marks use ``p_adjusted``)."""
+        return self.comparison.p if self.comparison else None
+
+    @property
     def differs(self) -> bool | None:
-        return None if self.p_value is None else self.p_value < ALPHA
+        return None if self.p_adjusted is None else self.p_adjusted < ALPHA
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,9 @@ def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
     return {(r.config_uid, r.seed): r for r in ok.itertuples()}
 
 
-def build_results(study: StudyRuns) -> list[TableResult]:
-    """Every planned row, in plan order; failed and missing rows stay in as such."""
+def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResult]:
+    """Every planned row, in plan order; failed and missing rows stay in as such. Each row
+    is compared with its reference row by ``method`` and the table's p-values Holm-adjusted."""
     runs = study.runs
     seeds = int(study.plan.get("seeds", 1))
     finished = _finished_by_key(runs)
@@ -97,22 +105,23 @@ def build_results(study: StudyRuns) -> list[TableResult]:
                 status = "failed"
             else:
                 status = "missing"
-            top1 = tuple(float(d.top1_err) for d in done if d.top1_err is not None)
+            done = [d for d in done if d.top1_err is not None]
+            top1 = tuple(float(d.top1_err) for d in done)
             top5 = tuple(float(d.top5_err) for d in done if d.top5_err is not None)
-            values[r["row"]] = top1
+            values[r["row"]] = {int(d.seed): float(d.top1_err) for d in done}
             rows.append(dict(
                 table=t["number"], row=r["row"], config_uid=uid, status=status, top1=top1, top5=top5,
+                seeds=tuple(int(d.seed) for d in done),
                 params_m=float(done[0].params_m) if done else None,
                 gflops=float(done[0].gflops) if done else None,
                 paper=published(t["number"], r["row"]),
                 reference=references.get(r["row"]),
                 failures=failures,
             ))
-        results = []
-        for r in rows:
-            ref = r["reference"]
-            p = welch_p(r["top1"], values[ref]) if ref in values else None
-            results.append(RowResult(p_value=p, **r))
+        comparisons = [compare(values[r["row"]], values[r["reference"]], method) if r["reference"] in values else None
+                       for r in rows]
+        adjusted = holm([c.p if c else None for c in comparisons])
+        results = [RowResult(comparison=c, p_adjusted=p, **r) for r, c, p in zip(rows, comparisons, adjusted, strict=True)]
         out.append(TableResult(t["number"], t.get("title", f"Table {t['number']}"), tuple(results),
                                declared.get("dataset"), declared.get("source")))
     return out
@@ -140,21 +149,33 @@ def _best(rows: tuple[RowResult, ...], key) -> set[int]:
     return {i for v, i in vals if v == lo}
 
 
-COLUMNS = ("Row", "top-1 err.", "top-5 err.", "GFLOPs", "Params (M)", "vs ref.",
+COLUMNS = ("Row", "top-1 err.", "top-5 err.", "GFLOPs", "Params (M)", "Δ top-1 vs ref. [95% CI]", "vs ref.",
            "paper top-1", "paper top-5", "paper GFLOPs", "paper Params")
 
 
-def caption(study_meta: dict, seeds: int, source: str | None = None) -> str:
+def _delta(r: RowResult) -> str:
+    c = r.comparison
+    if r.reference is None:
+        return "ref."
+    if c is None:
+        return "—"
+    return f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
+
+
+def caption(study_meta: dict, seeds: int, source: str | None = None, method: Method = "welch") -> str:
     """``source``: where the table's published numbers come from (sweeps.yaml); studies logged
     before tables carried one are the SE paper's."""
     published_from = source or ("Hu et al., Squeeze-and-Excitation Networks (TPAMI): ImageNet, SE-ResNet-50, "
                                 "single 224 crop (Tables 10-16), or its CIFAR table")
+    interval = ("mean of the per-seed differences" if method == "paired" else "difference in means")
     return (
         f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {count(study_meta['epochs'], 'epoch')}, "
         f"mean ± std over {count(seeds, 'seed')} (n shown where fewer runs finished). "
         f"Paper: {published_from.rstrip('.')}. "
-        "Bold: best of our rows per column. vs ref.: † differs from the table's reference row beyond "
-        f"seed noise ({TEST_NAME}); = within seed noise; ref. the reference row; ? untested (fewer than two seeds)."
+        "Bold: best of our rows per column. Δ: top-1 error minus the reference row's, in points "
+        f"({interval}), with its 95% confidence interval ({'paired t' if method == 'paired' else 'Welch-Satterthwaite'}). "
+        f"vs ref.: † differs from the reference row beyond seed noise ({test_name(method)}); "
+        "= within seed noise; ref. the reference row; ? untested (fewer than two seeds)."
     )
 
 
@@ -171,7 +192,7 @@ def text_table(t: TableResult, seeds: int, cap: str) -> TextTable:
         else:
             vs = {True: "†", False: "=", None: "?"}[r.differs]
         p = r.paper
-        cells.append((r.row, *ours, vs,
+        cells.append((r.row, *ours, _delta(r), vs,
                       _num(p.top1_err if p else None, 2), _num(p.top5_err if p else None, 2),
                       _num(p.gflops if p else None, 2), _num(p.params_m if p else None, 1)))
     bold = set()
@@ -185,12 +206,15 @@ def tidy_frame(results: list[TableResult]) -> pd.DataFrame:
     rows = []
     for t in results:
         for r in t.rows:
-            p = r.paper
+            p, c = r.paper, r.comparison
             rows.append({
                 "table": t.number, "row": r.row, "config_uid": r.config_uid, "status": r.status, "n": r.n,
                 "top1_err_mean": r.mean("top1"), "top1_err_std": std(r.top1) if r.top1 else None,
                 "top5_err_mean": r.mean("top5"), "top5_err_std": std(r.top5) if r.top5 else None,
-                "params_m": r.params_m, "gflops": r.gflops, "reference": r.reference, "p_value": r.p_value,
+                "params_m": r.params_m, "gflops": r.gflops, "reference": r.reference,
+                "diff_top1_err": c.diff if c else None, "diff_ci_low": c.low if c else None,
+                "diff_ci_high": c.high if c else None, "stats_method": c.method if c else None,
+                "p_value": r.p_value, "p_adjusted": r.p_adjusted,
                 "differs_from_reference": r.differs,
                 "paper_top1_err": p.top1_err if p else None, "paper_top5_err": p.top5_err if p else None,
                 "paper_params_m": p.params_m if p else None, "paper_gflops": p.gflops if p else None,

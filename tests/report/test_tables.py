@@ -73,6 +73,14 @@ def test_tables_from_known_metrics(store):
     assert r2.top1_err_mean == pytest.approx(31.0) and r2.top1_err_std == pytest.approx(1.0)
     assert r2.paper_top1_err == 22.29 and r2.paper_params_m == 45.7
     assert r2.reference == "16" and float(r2.p_value) < 0.05 and bool(r2.differs_from_reference)
+    # The difference with its Welch-Satterthwaite interval; one comparison: Holm changes nothing.
+    from scipy import stats
+
+    welch = stats.ttest_ind([30.0, 31.0, 32.0], [35.0, 36.0, 37.0], equal_var=False)
+    low, high = welch.confidence_interval(0.95)
+    assert (r2.diff_top1_err, r2.diff_ci_low, r2.diff_ci_high) == pytest.approx((-5.0, low, high))
+    assert r2.p_value == pytest.approx(welch.pvalue) and r2.p_adjusted == pytest.approx(welch.pvalue)
+    assert r2.stats_method == "welch"
     r16 = csv.iloc[1]
     assert r16.n == 3 and r16.top1_err_mean == pytest.approx(36.0) and r16.status == "ok"
     assert "worker lost" in r16.failures  # the lost attempt is kept visible
@@ -88,10 +96,10 @@ def test_tables_from_known_metrics(store):
     assert "| original | FAILED | FAILED |" in md
     assert "| Max | missing | missing |" in md
     row2 = next(line for line in md.splitlines() if line.startswith("| 2 |"))
-    assert "| † |" in row2 and "| 22.29 | 6.00 |" in row2
+    assert f"| -5.00 [{low:+.2f}, {high:+.2f}] | † |" in row2 and "| 22.29 | 6.00 |" in row2
     row16 = next(line for line in md.splitlines() if line.startswith("| 16 |"))
     assert "| ref. |" in row16
-    assert "Welch's t-test" in md
+    assert "Welch's t-test" in md and "Holm-adjusted" in md and "95% confidence interval" in md
     tex = (tmp / "out" / "tables.tex").read_text()
     assert r"\toprule" in tex and r"\textbf{31.00 $\pm$ 1.00}" in tex
 
@@ -120,3 +128,46 @@ def test_caption_counts_epochs_and_seeds_in_words():
     assert "cifar_resnet20, 1 epoch, mean ± std over 1 seed (n shown" in one
     assert "3 epochs, mean ± std over 3 seeds (" in caption({**meta, "epochs": "3"}, 3)
     assert "? epochs" in caption({**meta, "epochs": "?"}, 2)
+
+
+def test_paired_analysis_on_the_same_seeds(store, tmp_path):
+    uri, _ = store
+    build_report(read_study(uri, "known"), tmp_path, ["csv"], method="paired")
+    r2 = pd.read_csv(tmp_path / "tables.csv", dtype={"row": str}).iloc[0]
+    # per-seed differences are all -5: no spread, so the interval is the point
+    assert r2.stats_method == "paired" and r2.diff_top1_err == -5.0 and r2.diff_ci_low == r2.diff_ci_high == -5.0
+
+
+def test_seed_planning_from_known_noise(store):
+    from report.seeds import plan_seeds, to_text
+    from report.tables import build_results
+
+    uri, _ = store
+    plans = plan_seeds(build_results(read_study(uri, "known")), seeds=3)
+    t10 = plans[0]
+    assert t10.std == pytest.approx(1.0) and t10.dof == 4  # rows 2 and 16, three seeds each
+    assert t10.comparisons == 2 and t10.alpha == pytest.approx(0.025)
+    r2 = next(r for r in t10.rows if r.row == "2")
+    assert r2.observed_gap == pytest.approx(5.0) and r2.seeds_for_observed == 3  # 2 leave 2 df: t_crit 6.2
+    assert r2.paper_gap == pytest.approx(0.01) and r2.seeds_for_paper > 10_000  # 0.01 points: hopeless
+    text = to_text(plans, 0.8, None)
+    assert "Per-seed std 1.00 points (pooled, 4 degrees of freedom); 2 comparisons" in text
+
+
+def test_report_seeds_with_one_seed_says_what_to_do(store, capsys, monkeypatch):
+    from report.__main__ import main
+
+    uri, _ = store
+    import ablations.tracking as tracking
+
+    real = tracking.read_study
+
+    def one_seed(u, s):
+        study = real(u, s)
+        study.plan["seeds"] = 1
+        return study
+
+    monkeypatch.setattr(tracking, "read_study", one_seed)
+    assert main(["seeds", "--study", "known", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "one seed per run" in out and "cannot be estimated" in out and "--seeds 3" in out
