@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 def _check_inputs(plan, settings) -> None:
     from .data import check_data
 
-    for data_cfg in {cfg.data for cfg in plan.configs.values()}:
-        check_data(data_cfg, settings.data_root)
+    for data_cfg, num_classes in {(cfg.data, cfg.model.num_classes) for cfg in plan.configs.values()}:
+        check_data(data_cfg, settings.data_root, num_classes)
 
 
 def cpu_compile_warning(plan, device_type: str) -> str | None:
@@ -140,6 +140,7 @@ def _launch(args: argparse.Namespace) -> int:
     _check_inputs(plan, settings)
     from . import engine
 
+    device = engine.resolve_device(settings.device)  # refuses a GPU-less 'auto' where GPUs were handed out
     storage = engine.make_storage(settings)
     st = engine.open_study(settings, storage, create=True)
     for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": plan.sweep.seeds,
@@ -148,7 +149,7 @@ def _launch(args: argparse.Namespace) -> int:
     done, queued = engine.enqueue_missing(st, plan)
     print(f"study {study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
           f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
-    warning = cpu_compile_warning(plan, engine.resolve_device(settings.device).type) if args.workers else None
+    warning = cpu_compile_warning(plan, device.type) if args.workers else None
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds),
@@ -171,6 +172,10 @@ def _launch(args: argparse.Namespace) -> int:
             worker_errors = run_workers(args.workers, settings, st, storage)
     except Interrupted as err:
         return _interrupted(err, engine.study_counts(st, plan), tracker, parent_id)
+    except engine.DeviceLost as err:
+        print(f"error: {err}", file=sys.stderr)
+        tracker.set_status(parent_id, "FAILED")
+        return 1
     counts = engine.study_counts(st, plan)
     if args.workers:
         tracker.set_status(parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
@@ -246,6 +251,9 @@ def _worker(args: argparse.Namespace) -> int:
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}") from None
     try:
         trained = worker.run_forever()
+    except engine.DeviceLost as err:
+        print(f"worker stopped: {err}", file=sys.stderr, flush=True)
+        return 3
     except Interrupted as err:
         print(f"worker stopped by {err.signal_name}: its run in progress keeps its checkpoint and is queued again",
               flush=True)

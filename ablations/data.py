@@ -54,8 +54,9 @@ def dataset_dir(cfg: DataConfig, root: Path) -> Path:
     return root / (cfg.path if cfg.name == "imagefolder" else cfg.name)
 
 
-def check_data(cfg: DataConfig, root: Path) -> None:
-    """Fail early, with the path and the layouts looked for, if the dataset is absent."""
+def check_data(cfg: DataConfig, root: Path, num_classes: int | None = None) -> None:
+    """Fail early, with the path and the layouts looked for, if the dataset is absent, or an
+    ImageFolder has more classes than the model has outputs."""
     if cfg.name == "fake":
         return
     where = dataset_dir(cfg, root)
@@ -66,6 +67,11 @@ def check_data(cfg: DataConfig, root: Path) -> None:
                 f"data root {str(root)!r}: no {'/'.join(missing)} folder under {str(where)!r} "
                 "(expected <data root>/<data.path>/{train,val}/<class>/<image>)"
             )
+        classes = sum(1 for d in (where / "train").iterdir() if d.is_dir())
+        if num_classes is not None and classes > num_classes:
+            # On a GPU the labels past the last output would be a device-side assert.
+            raise ConfigError(f"model.num_classes is {num_classes} but {str(where / 'train')!r} has {classes} "
+                              "class folders; set model.num_classes to at least that")
         return
     if (where / "train").is_dir() and (where / "test").is_dir():
         return

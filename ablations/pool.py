@@ -34,7 +34,7 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
     if tracking.startswith("sqlite"):
         server = MlflowServer(tracking, settings.artifact_root, settings.run_dir / "mlflow-server.log").start()
         tracking = server.url
-    gpus = torch.cuda.device_count() if settings.device != "cpu" else 0
+    gpus = gpu_slots(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()) if settings.device != "cpu" else []
     threads = settings.threads or max(1, (os.cpu_count() or 1) // n)
     cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
            "--study", settings.study, "--storage", settings.storage, "--tracking-uri", tracking,
@@ -48,7 +48,7 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
         for i in range(n):
             env = dict(os.environ)
             if gpus:
-                env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+                env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             procs.append(lifeline.spawn(cmd, env=env))
         next_look = time.monotonic() + REPORT_EVERY_S
         while any(p.poll() is None for p in procs):
@@ -67,6 +67,15 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
             for i, p in enumerate(procs) if p.returncode]
 
 
+def gpu_slots(visible: str | None, count: int) -> list[str]:
+    """What to give each worker as its CUDA_VISIBLE_DEVICES: an entry of the list this process
+    was given (SLURM and MIG hand out lists such as ``2,3`` or UUIDs), else a device index.
+    More workers than entries share them round-robin (packing small runs on a GPU)."""
+    if visible is not None:
+        return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
+    return [str(i) for i in range(count)]
+
+
 def exit_reason(code: int) -> str:
     if code < 0:
         try:
@@ -75,6 +84,8 @@ def exit_reason(code: int) -> str:
             return f"was killed by signal {-code}"
     if code > 128 and code - 128 in (signal.SIGINT, signal.SIGTERM):
         return f"was stopped by {signal.Signals(code - 128).name} (its run was queued again)"
+    if code == 3:
+        return "stopped after a CUDA error (its CUDA context was unusable; its run failed with the reason)"
     return f"exited with code {code}"
 
 

@@ -107,8 +107,8 @@ def evaluate(
     err5 = torch.zeros((), device=device, dtype=torch.long)
     with torch.no_grad(), _autocast(amp, device), gates or contextlib.nullcontext():
         for x, y in gates.batches(batches.epoch(0, 0)) if gates else batches.epoch(0, 0):
-            logits = model(x.contiguous(memory_format=fmt))
-            loss += F.cross_entropy(logits.float(), y, reduction="sum")
+            logits = model(x.contiguous(memory_format=fmt)).float()  # ranked in float: bf16 ties move top-k
+            loss += F.cross_entropy(logits, y, reduction="sum")
             e1, e5 = _topk_errors(logits, y)
             err1 += e1
             err5 += e5
@@ -119,6 +119,12 @@ def evaluate(
         "val_top1_err": 100.0 * err1.item() / n,
         "val_top5_err": 100.0 * err5.item() / n,
     }
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock read next times it (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _autocast(amp: bool, device: torch.device):
@@ -194,7 +200,12 @@ def train(
     gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
     # Inductor would turn the convolutions channels_last on its own, narrow ones included,
     # where oneDNN hangs (MIN_CPU_CHANNELS_LAST); it keeps the layout chosen here instead.
-    compiled = torch.compile(model, options={"layout_optimization": fmt == torch.channels_last}) if tc.compile else None
+    compiled = None
+    if tc.compile:
+        # Dynamo keeps at most 8 compiled versions of ResNet.forward per process
+        # (recompile_limit); past that a sweep's later runs would silently train eager.
+        torch._dynamo.reset()
+        compiled = torch.compile(model, options={"layout_optimization": fmt == torch.channels_last})
     model.train()
     for epoch in range(start, tc.epochs):
         skip = int(partial.get("step", 0)) if epoch == start else 0
@@ -224,6 +235,7 @@ def train(
                 save(epoch, {"step": i + 1, "loss_sum": loss_sum.item(), "wrong": wrong.item(),
                              "seconds": time.perf_counter() - t0, "lr": lr})
                 raise Stopped(epoch, i + 1)
+        synchronize(device)  # the epoch's steps are queued on a GPU until here
         train_time = time.perf_counter() - t0
         n = train_batches.num_images
         total_loss = loss_sum.item()

@@ -58,10 +58,11 @@ def count_multiply_adds(model: nn.Module, input_size: int, channels: int = 3) ->
             raise ValueError(f"{name} ({type(m).__name__}) has parameters outside Conv/Linear layers and declares "
                              "no multiply_adds(inputs, output); its cost cannot be counted")
     was_training = model.training
+    device = next(model.parameters(), torch.zeros(())).device
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, channels, input_size, input_size))
+            model(torch.zeros(1, channels, input_size, input_size, device=device))
     finally:
         for h in hooks:
             h.remove()

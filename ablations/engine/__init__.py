@@ -20,7 +20,7 @@ from optuna.exceptions import ExperimentalWarning
 
 from .liveness import WaitReporter, fail_stale, held_runs
 from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts
-from .worker import Worker, resolve_device
+from .worker import DeviceLost, Worker, resolve_device
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Heartbeats are experimental in Optuna 5; they are used on purpose.
@@ -28,6 +28,7 @@ warnings.filterwarnings("ignore", category=ExperimentalWarning)
 
 __all__ = [
     "Counts",
+    "DeviceLost",
     "WaitReporter",
     "Worker",
     "enqueue_missing",

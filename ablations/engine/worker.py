@@ -108,9 +108,29 @@ def _on(split: TensorSplit, device: torch.device) -> TensorSplit:
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto``: the GPU when there is one; but when the launcher (or a scheduler) handed this
+    process GPUs through CUDA_VISIBLE_DEVICES and none is usable, refuse rather than train on
+    the CPU without a word."""
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        handed = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif handed and handed != "-1":
+            raise ConfigError(f"--device auto: CUDA_VISIBLE_DEVICES={handed} but no GPU is usable here "
+                              "(driver, or a device list this process cannot see); use --device cpu to train on the CPU")
+        else:
+            name = "cpu"
     return torch.device(name)
+
+
+class DeviceLost(RuntimeError):
+    """A CUDA error poisoned this process's context: every later run would fail here."""
+
+
+def is_device_error(err: BaseException) -> bool:
+    """A CUDA error (a device-side assert, an illegal access): the context cannot be used again."""
+    accelerator_error = getattr(torch, "AcceleratorError", ())
+    return isinstance(err, accelerator_error) or (isinstance(err, RuntimeError) and "CUDA error" in str(err))
 
 
 def _run_of(attrs: dict) -> Run:
@@ -304,6 +324,9 @@ class Worker:
                 self.on_done(run, f"FAILED ({reason})", time.perf_counter() - start)
             if not isinstance(err, NonFiniteLoss):
                 print(f"run {run.name} failed: {reason}", file=sys.stderr)
+            if is_device_error(err):
+                raise DeviceLost(f"{reason}; this worker stops (its CUDA context is unusable), others take "
+                                 "the remaining runs") from err
             return 0
         child.log_once({"params_m": shape.params_m, "gflops": shape.gflops, **{f"final_{k}": v for k, v in outcome.final.items()}})
         if outcome.excitation is not None:

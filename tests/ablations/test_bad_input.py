@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from ablations.cli import main
@@ -131,4 +132,26 @@ def test_bad_input_from_the_real_command_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "valid choices: sigmoid, tanh, relu" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_imagefolder_with_more_classes_than_outputs(tmp_path, capsys):
+    """On a GPU the extra labels would be a device-side assert mid-run."""
+    for split in ("train", "val"):
+        for cls in ("a", "b", "c"):
+            (tmp_path / "data" / "imnet" / split / cls).mkdir(parents=True)
+    argv = ["--preset", "tiny", "--set", "data.name=imagefolder", "--set", "data.path=imnet", "--set", "model.num_classes=2",
+            "--data-root", str(tmp_path / "data"), "--run-dir", str(tmp_path / "runs")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "model.num_classes is 2" in err and "has 3 class folders" in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a usable GPU")
+def test_auto_device_refuses_the_cpu_where_gpus_were_handed_out(tmp_path, capsys, monkeypatch, data_root):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert main(["--preset", "tiny", "--data-root", str(data_root), "--run-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "CUDA_VISIBLE_DEVICES=2,3 but no GPU is usable" in err and "--device cpu" in err
     assert not (tmp_path / "runs").exists()

@@ -73,3 +73,42 @@ def test_a_run_queued_with_a_foreign_config_fails_alone(tmp_path, capsys):
     assert "trial 0 cannot be run here: its config hashes to" in captured.err
     trials = optuna.load_study(study_name="foreign", storage=storage).trials
     assert trials[0].state == optuna.trial.TrialState.FAIL and "cannot be run here" in trials[0].user_attrs["failure"]
+
+
+def test_a_cuda_error_ends_the_worker_and_leaves_the_other_runs_queued(tmp_path, capsys, monkeypatch):
+    """A CUDA error poisons the process's CUDA context: the run fails with the reason and the
+    worker stops rather than fail every run it would claim next (shown with the error raised
+    by the trainer, as torch raises it on a GPU)."""
+    import optuna
+
+    import ablations.engine.worker as worker
+
+    def device_assert(*args, **kwargs):
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(worker, "train", device_assert)
+    sweep = {
+        "base": {"model": {"arch": "cifar_resnet20", "num_classes": 10, "width": 0.25},
+                 "data": {"name": "fake", "train_size": 32, "test_size": 20, "batch_size": 32},
+                 "train": {"epochs": 1}},
+        "suites": {"s": {"tables": {99: [{"row": "a", "set": {}}, {"row": "b", "set": {"train.lr": 0.01}}]}}},
+        "presets": {"p": {"set": {}}},
+    }
+    config = tmp_path / "sweeps.yaml"
+    config.write_text(yaml.safe_dump(sweep))
+    rc = main(["--config", str(config), "--suite", "s", "--preset", "p", "--run-dir", str(tmp_path / "runs"),
+               "--study", "cuda", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "this worker stops (its CUDA context is unusable)" in err
+    trials = optuna.load_study(study_name="cuda", storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}").trials
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert "device-side assert" in trials[0].user_attrs["failure"]
+
+
+def test_gpu_slots_hand_out_the_devices_this_process_was_given():
+    from ablations.pool import gpu_slots
+
+    assert gpu_slots(None, 2) == ["0", "1"]
+    assert gpu_slots("2,3", 8) == ["2", "3"]  # a SLURM allocation: not 0 and 1
+    assert gpu_slots("MIG-4f1c,MIG-9a2b", 1) == ["MIG-4f1c", "MIG-9a2b"]
+    assert gpu_slots("", 4) == [] and gpu_slots("-1", 4) == []

@@ -6,7 +6,7 @@ import torch
 from ablations.config import DataConfig, ExperimentConfig, TrainConfig
 from ablations.data import TensorBatches, load_split
 from ablations.trainer import NonFiniteLoss, Stopped, train
-from senet_core import ModelConfig
+from senet_core import ModelConfig, SEConfig
 
 CPU = torch.device("cpu")
 
@@ -123,3 +123,43 @@ def test_stop_mid_epoch_saves_and_resumes_to_the_same_result(tmp_path):
     assert resumed.final == full.final
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
     assert [h["train_top1_err"] for h in resumed.history] == [h["train_top1_err"] for h in full.history]
+
+
+def test_a_sweep_of_more_configurations_than_the_recompile_limit_compiles_every_run(tmp_path, monkeypatch):
+    """Dynamo keeps 8 compiled versions of a function per process (recompile_limit): without
+    a reset between runs, a one-process sweep's 9th configuration on would train eager. Seen
+    here with the limit lowered to 2 and 3 configurations (the same code path, 3x faster)."""
+    from torch._dynamo.testing import CompileCounter
+
+    import ablations.trainer as trainer
+
+    counter = CompileCounter()
+    real_compile = torch.compile
+    monkeypatch.setattr(trainer.torch, "compile", lambda model, **kw: real_compile(model, backend=counter))
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 2)
+    torch._dynamo.reset()
+    for i in range(3):
+        cfg = ExperimentConfig(
+            model=ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.25,
+                              se=None if i == 0 else SEConfig(reduction=2 * i)),
+            data=DataConfig(name="fake", train_size=32, test_size=32, batch_size=32),
+            train=TrainConfig(epochs=1, lr=0.05, compile=True),
+        )
+        tr, te = (load_split(cfg.data, tmp_path, t) for t in (True, False))
+        train(cfg, 0, TensorBatches(tr, cfg.data, 32, CPU, True), TensorBatches(te, cfg.data, 32, CPU, False), CPU)
+    assert counter.frame_count == 3
+
+
+def test_the_epoch_clock_is_read_after_the_device_finished(tmp_path, monkeypatch):
+    """On a GPU the steps are queued: images_per_s must be timed after a synchronisation."""
+    import ablations.trainer as trainer
+
+    events = []
+    monkeypatch.setattr(trainer, "synchronize", lambda device: events.append("sync"))
+    real_perf = trainer.time.perf_counter
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: events.append("clock") or real_perf())
+    cfg, tr, te, _ = _setup(tmp_path)
+    train(cfg, 0, tr, te, CPU)
+    # each epoch: the start clock, then the sync right before the clock that ends the training time
+    assert events.count("sync") == cfg.train.epochs
+    assert all(events[i + 1] == "clock" for i, e in enumerate(events) if e == "sync")
