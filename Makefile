@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 STUDY  ?= paper-smoke
 export SENET_DATA_ROOT ?= $(abspath ../shared/data)
 
-.PHONY: venv test sweep report structure bench lint clean postgres
+.PHONY: venv test sweep report structure bench lint clean postgres gpu-prepare gpu-rehearse
 
 venv: $(STAMP)
 
@@ -42,3 +42,10 @@ clean:
 
 postgres: $(STAMP)
 	$(PY) -m tests.postgres
+
+gpu-prepare: $(STAMP)
+	tools/gpu/prepare.sh
+
+gpu-rehearse: $(STAMP)
+	GPU_DIR=.gpu/rehearsal tools/gpu/prepare.sh --no-wheels --train 2000 --test 500
+	GPU_DIR=.gpu/rehearsal tools/gpu/check.sh --rehearse

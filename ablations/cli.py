@@ -86,13 +86,14 @@ def plan_from_args(args: argparse.Namespace):
     return make_plan(resolve(data, args.suite, args.preset, sets, args.seeds))
 
 
-def _print_plan(plan, fmt: str) -> None:
+def _print_plan(plan, fmt: str, device_name: str) -> None:
     if fmt == "json":
         print(json.dumps(plan.to_json(), indent=1))
         return
+    from .engine import resolve_device
     from .estimate import describe_plan
 
-    print(describe_plan(plan))
+    print(describe_plan(plan, device=resolve_device(device_name)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +136,7 @@ def _launch(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     if args.dry_run:
-        _print_plan(plan, args.format)
+        _print_plan(plan, args.format, settings.device)
         return 0
     _check_inputs(plan, settings)
     from . import engine

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
@@ -12,31 +14,49 @@ from .trainer import memory_format
 from .wording import count
 
 
-def measure_images_per_s(cfg, steps: int = 3) -> float:
-    """Training images/s of ``cfg`` on this machine's CPU, from a few steps."""
-    model = build_model(cfg.model)
+def measure_images_per_s(cfg, device: torch.device | None = None, steps: int = 3) -> float:
+    """Training images/s of ``cfg`` on ``device`` (default the CPU), from a few steps: on a GPU
+    at the config's batch, with its bf16 autocast and memory format, timed after a sync."""
+    from .trainer import synchronize
+
+    device = device or torch.device("cpu")
+    model = build_model(cfg.model).to(device)
     size = cfg.data.input_size
-    batch = min(cfg.data.batch_size, 32)
-    x = torch.randn(batch, 3, size, size)
-    y = torch.randint(0, cfg.model.num_classes, (batch,))
-    fmt = memory_format(cfg, model, torch.device("cpu"))
+    batch = cfg.data.batch_size if device.type == "cuda" else min(cfg.data.batch_size, 32)
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, cfg.model.num_classes, (batch,), device=device)
+    fmt = memory_format(cfg, model, device)
     model, x = model.to(memory_format=fmt), x.contiguous(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    amp = cfg.train.amp and device.type == "cuda"
 
     def step() -> None:
         opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+            loss = F.cross_entropy(model(x).float(), y)
+        loss.backward()
         opt.step()
 
-    return batch / median_latency_s(step, repeats=steps, warmup=1)
+    warmup = 3 if device.type == "cuda" else 1  # cuDNN's autotuning happens in the first steps
+    return batch / median_latency_s(step, repeats=steps, warmup=warmup, sync=lambda: synchronize(device))
 
 
-def describe_plan(plan: Plan, measure: bool = True) -> str:
-    shapes = {}
-    for uid, cfg in plan.configs.items():
-        shapes[uid] = structure(build_model(cfg.model), cfg.data.input_size)
+def estimate_seconds(plan: Plan, device: torch.device | None = None) -> tuple[float, float, dict]:
+    """(total seconds of the plan with one worker, the first configuration's images/s,
+    seconds per run by config_uid), scaling the measured rate by each configuration's
+    multiply-adds."""
+    shapes = {uid: structure(build_model(cfg.model), cfg.data.input_size) for uid, cfg in plan.configs.items()}
     first_uid, first = next(iter(plan.configs.items()))
-    rate = measure_images_per_s(first) if measure else None
+    rate = measure_images_per_s(first, device)
+    per_run = {uid: _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shapes[uid].multiply_adds)
+               for uid, cfg in plan.configs.items()}
+    return sum(per_run.values()) * plan.sweep.seeds, rate, per_run
+
+
+def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None = None) -> str:
+    device = device or torch.device("cpu")
+    shapes = {uid: structure(build_model(cfg.model), cfg.data.input_size) for uid, cfg in plan.configs.items()}
+    total, rate, per_run = estimate_seconds(plan, device) if measure else (0.0, None, {})
     lines = [
         f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {count(len(plan.cells), 'row')} -> "
         f"{count(len(plan.configs), 'configuration')} -> {count(len(plan.runs), 'run')} "
@@ -44,9 +64,7 @@ def describe_plan(plan: Plan, measure: bool = True) -> str:
         "",
         f"{'table':>5}  {'row':<14} {'config_uid':<12}  {'shared run':<24} {'params (M)':>10} {'GFLOPs':>8} {'est. run':>9}",
     ]
-    total = 0.0
     for cell in plan.cells:
-        cfg = plan.configs[cell.config_uid]
         shape = shapes[cell.config_uid]
         cells = plan.cells_of(cell.config_uid)
         if len(cells) == 1:
@@ -55,19 +73,14 @@ def describe_plan(plan: Plan, measure: bool = True) -> str:
             shared = f"trained once for {len(cells)} rows"
         else:
             shared = f"same run as {table_tag(cells[0][0])} {cells[0][1]}"
-        est = ""
-        if rate:
-            seconds = _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shape.multiply_adds)
-            est = _fmt(seconds)
+        est = _fmt(per_run[cell.config_uid]) if rate else ""
         lines.append(
             f"{cell.table:>5}  {cell.row:<14} {cell.config_uid:<12}  {shared:<24} "
             f"{shape.params_m:>10.3f} {shape.gflops:>8.4f} {est:>9}"
         )
     if rate:
-        for uid, cfg in plan.configs.items():
-            total += _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shapes[uid].multiply_adds)
-        total *= plan.sweep.seeds
-        lines += ["", f"estimated total on this machine's CPU with one worker: {_fmt(total)} "
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        lines += ["", f"estimated total on this machine's {where} with one worker: {_fmt(total)} "
                       f"(from {rate:.0f} training images/s measured for the first configuration)"]
     return "\n".join(lines)
 

@@ -35,13 +35,21 @@ def _sweep(result: dict) -> float:
     return sweep_limit(result["sweep_runs"], result["sweep_train_s"])
 
 
+def _infer(result: dict) -> float:
+    """Ours at most timm's own SE inference cost measured in the same run; the paper's 1.03
+    (164 -> 167 ms on its CPU) where timm is not installed."""
+    timm = result.get("se_overhead_infer_timm")
+    return timm if timm is not None else 1.03
+
+
 TARGETS: dict[str, Target] = {
     "trainer_vs_bare": Target(">=", 0.95, 0.90),
     "se_overhead_train": Target("<=", 1.10, 1.10),
-    "se_overhead_infer": Target("<=", 1.03, 1.03),
+    "se_overhead_infer": Target("<=", _infer, _infer),
     "vs_timm_train": Target("<=", 1.00, 1.00),
     "sweep_overhead": Target("<=", _sweep, _sweep),
     "loader_headroom": Target(">=", 5.0, 5.0),
+    "packing_gain": Target(">=", 1.5, 1.5),
 }
 
 

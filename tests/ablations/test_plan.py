@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ablations.cli import main
+from ablations.errors import ConfigError
 from ablations.plan import make_plan
 from ablations.sweepfile import load_yaml, resolve
 from tests.conftest import ROOT
@@ -62,9 +63,15 @@ def test_cifar_depth_picks_the_table_of_the_dataset():
     assert archs == ["cifar_resnet110", "cifar_resnet164"] and len(plan.configs) == 4
 
 
-@pytest.mark.parametrize("preset", ["tiny", "smoke", "cifar10", "cifar100", "imagenet"])
-def test_every_preset_resolves(preset):
-    resolve(load_yaml(SWEEPS), "paper", preset)
+@pytest.mark.parametrize("preset", list(load_yaml(SWEEPS)["presets"]))
+@pytest.mark.parametrize("suite", list(load_yaml(SWEEPS)["suites"]))
+def test_every_suite_resolves_under_every_preset(suite, preset):
+    try:
+        sweep = resolve(load_yaml(SWEEPS), suite, preset)
+    except ConfigError as err:  # a CIFAR-only suite under the ImageNet preset
+        assert suite == "cifar_depth" and preset == "imagenet" and "no table applies" in str(err)
+        return
+    assert sweep.tables and all(t.rows for t in sweep.tables)
 
 
 def test_dry_run_text_names_shared_runs(capsys, data_root):
