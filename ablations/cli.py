@@ -57,6 +57,18 @@ def build_worker_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_status_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run_sweep.py status",
+                                description="What a study's runs are doing: queued, running, finished, failed, retried. "
+                                            "Reads the stores and changes nothing.")
+    p.add_argument("--study", required=True)
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///<run-dir>/optuna.db)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI, for the epoch each running run has reached")
+    p.add_argument("--run-dir", type=Path, help="home of the default stores (default: ./runs)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    return p
+
+
 def _settings(args: argparse.Namespace, study: str):
     from .settings import make_settings
 
@@ -103,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["worker"]:
             return _worker(build_worker_parser().parse_args(argv[1:]))
+        if argv[:1] == ["status"]:
+            return _status(build_status_parser().parse_args(argv[1:]))
         return _launch(build_parser().parse_args(argv))
     except ConfigError as err:
         print(f"error: {redact(str(err))}", file=sys.stderr)
@@ -261,6 +275,46 @@ def _worker(args: argparse.Namespace) -> int:
         return err.exit_code
     print(f"worker done: trained {count(trained, 'run')}, {worker.failed} failed")
     return 1 if worker.failed else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .settings import make_settings
+
+    settings = make_settings(args.study, run_dir=args.run_dir, storage=args.storage, tracking_uri=args.tracking_uri)
+    if settings.storage.startswith("sqlite:///") and not Path(settings.storage.removeprefix("sqlite:///")).exists():
+        raise ConfigError(f"--storage {redact(settings.storage)}: no such file (give the study's --storage or --run-dir)")
+    from . import engine
+    from .tracking import epochs_logged
+
+    storage = engine.make_storage(settings)
+    try:
+        st = engine.open_study(settings, storage, create=False)
+    except KeyError:
+        names = engine.study_names(storage)
+        raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}; studies there: "
+                          f"{', '.join(names) or 'none'}") from None
+    status = engine.study_status(st, storage)
+    reached = epochs_logged(settings.tracking_uri, [r.mlflow_run_id for r in status.running if r.mlflow_run_id])
+    if args.format == "json":
+        out = asdict(status)
+        for run in out["running"]:
+            run["epochs_done"] = reached.get(run["mlflow_run_id"])
+        print(json.dumps(out, indent=1))
+        return 0
+    c = status.counts
+    print(f"study {status.study!r} ({redact(settings.storage)}): {count(status.runs, 'run')}: {c['finished']} finished, "
+          f"{c['running']} running, {c['queued']} queued, {c['failed']} failed; "
+          f"{status.retried} retried ({count(status.retries, 'retry', 'retries')})")
+    for r in status.running:
+        done = reached.get(r.mlflow_run_id or "")
+        epoch = f"epoch {done}/{r.epochs}" if done is not None and r.epochs else "epoch ?"
+        beat = f"heartbeat {r.heartbeat_age:.0f} s ago" if r.heartbeat_age is not None else "no heartbeat"
+        print(f"  running: {r.name} (trial {r.trial}), {epoch}, on {r.worker}, {beat}")
+    if status.slurm_jobs:
+        print(f"  SLURM jobs: {', '.join(status.slurm_jobs)}")
+    return 0
 
 
 def _summary(settings, counts, seconds: float, workers: int, experiment_id: str) -> None:

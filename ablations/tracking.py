@@ -285,6 +285,18 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
     return StudyRuns(study, parent_info, plan, runs, curves_df, client, exp.experiment_id)
 
 
+def epochs_logged(uri: str, run_ids: list[str]) -> dict[str, int]:
+    """How many epochs each run has logged so far (read only)."""
+    client = MlflowClient(tracking_uri=uri)
+    out = {}
+    for run_id in run_ids:
+        try:
+            out[run_id] = len(client.get_metric_history(run_id, "val_top1_err"))
+        except Exception:  # a run the tracking store does not know (another store, deleted)
+            continue
+    return out
+
+
 class MlflowServer:
     """``mlflow server`` on 127.0.0.1 in front of a database store, so that many local
     worker processes write through one server instead of contending for a SQLite file.

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def count(n: int | str, noun: str) -> str:
-    return f"{n} {noun}{'' if str(n) == '1' else 's'}"
+def count(n: int | str, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if str(n) == '1' else plural or noun + 's'}"

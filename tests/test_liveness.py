@@ -11,6 +11,7 @@ SQLite and on PostgreSQL:
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -64,6 +65,16 @@ def test_runs_of_lost_workers_finish_once_and_the_wait_is_reported(tmp_path, dat
                                 {"config_uid": finished.user_attrs["config_uid"], "seed": "0"}, 0)
     child.log_once({"final_val_top1_err": 42.5})
     child.finish()
+    # status reads the stores as they are: two runs held, one queued.
+    status = subprocess.run([sys.executable, str(ROOT / "run_sweep.py"), "status", "--study", "lost", "--storage",
+                             storage_url, "--tracking-uri", tracking, "--format", "json"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert status.returncode == 0, status.stderr[-2000:]
+    seen = json.loads(status.stdout)
+    assert seen["counts"] == {"finished": 0, "running": 2, "queued": 1, "failed": 0}
+    held = {r["trial"]: r for r in seen["running"]}
+    assert held[never_beat.number]["heartbeat_age"] is None and held[never_beat.number]["worker"] == "unknown"
+    assert held[finished.number]["worker"] == "gone-host:4242"
     # It beats (from here) until the other runs are done, then falls silent.
     silent = threading.Event()
 

@@ -19,7 +19,8 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from .liveness import WaitReporter, fail_stale, held_runs
-from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts
+from .status import StudyStatus, study_status
+from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts, study_names
 from .worker import DeviceLost, Worker, resolve_device
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -29,6 +30,7 @@ warnings.filterwarnings("ignore", category=ExperimentalWarning)
 __all__ = [
     "Counts",
     "DeviceLost",
+    "StudyStatus",
     "WaitReporter",
     "Worker",
     "enqueue_missing",
@@ -39,4 +41,6 @@ __all__ = [
     "resolve_device",
     "run_states",
     "study_counts",
+    "study_names",
+    "study_status",
 ]

@@ -69,6 +69,10 @@ def open_study(settings: Settings, storage: RDBStorage, create: bool) -> optuna.
     return optuna.load_study(study_name=settings.study, storage=storage)
 
 
+def study_names(storage: RDBStorage) -> list[str]:
+    return optuna.study.get_all_study_names(storage)
+
+
 def run_key(trial: FrozenTrial) -> tuple[str, int] | None:
     uid, seed = trial.user_attrs.get("config_uid"), trial.user_attrs.get("seed")
     return (uid, seed) if uid is not None else None
