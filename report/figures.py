@@ -29,7 +29,7 @@ def table_figure(t: TableResult, path: Path) -> Path:
     from its reference with the 95% interval, and the paper's errors."""
     labels = [r.row for r in t.rows]
     x = np.arange(len(labels))
-    fig, (ax, axd, axp) = plt.subplots(1, 3, figsize=(12, 3.2), gridspec_kw={"width_ratios": [3, 2.2, 2]})
+    fig, (ax, axd, axp) = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2.4, 2]})
     for i, r in enumerate(t.rows):
         if r.top1:
             jitter = np.linspace(-0.12, 0.12, len(r.top1)) if len(r.top1) > 1 else [0.0]

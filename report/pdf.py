@@ -113,7 +113,7 @@ def write_pdf(
                   Spacer(1, 0.2 * cm), _p(table.caption, SMALL), Spacer(1, 0.2 * cm)]
         story += [_p(s, SMALL) for s in sentences]
         if len(figures) == 2:
-            row = Table([[_image(figures[0], 14.5), _image(figures[1], 10.5)]], hAlign="LEFT")
+            row = Table([[_image(figures[0], 17.0), _image(figures[1], 8.5)]], hAlign="LEFT")
             story += [Spacer(1, 0.2 * cm), row]
         else:
             story += [Spacer(1, 0.2 * cm)] + [_image(f, 20) for f in figures]

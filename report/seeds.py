@@ -13,6 +13,8 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 
+from ablations.wording import count
+
 from .stats import ALPHA, pooled_std, resolvable_gap, seeds_needed
 from .tables import TableResult
 
@@ -80,9 +82,9 @@ PAGE_COLUMNS = ("Row", "vs", "our gap", "seeds for it", "paper gap", "seeds for 
 def describe(p: TablePlan) -> str:
     if p.std is None:
         return "No row has two finished seeds yet: the noise cannot be estimated."
-    return (f"Per-seed std {p.std:.2f} points (pooled, {p.dof} degrees of freedom); {p.comparisons} comparisons, "
-            f"each planned at {p.alpha:.4f}; with {p.seeds} seeds the smallest gap resolvable is "
-            f"{_num(p.resolvable)} points.")
+    return (f"Per-seed std {p.std:.2f} points (pooled, {count(p.dof, 'degree')} of freedom); "
+            f"{count(p.comparisons, 'comparison')}, each planned at {p.alpha:.4f}; with {count(p.seeds, 'seed')} the "
+            f"smallest gap resolvable is {_num(p.resolvable)} points.")
 
 
 def page_rows(p: TablePlan) -> list[tuple[str, ...]]:
@@ -99,7 +101,8 @@ def one_seed_message(study: str) -> str:
 def intro(power: float) -> str:
     return (f"Seeds per row to detect a gap in mean top-1 error with {power:.0%} power: two-sided two-sample "
             f"t-test at each table's most stringent Holm level ({ALPHA} over its comparisons), from the "
-            "per-seed standard deviation pooled over the table's rows.")
+            "per-seed standard deviation pooled over the table's rows. The paper's gaps are measured against "
+            "this study's noise: what it would take to see them with this setup.")
 
 
 def to_text(plans: list[TablePlan], power: float, gap: float | None) -> str:

@@ -62,6 +62,6 @@ def overview(results: list[TableResult], runs_total: int, finished: int, failed:
     rows = [r for t in results for r in t.rows]
     full = sum(r.status == "ok" for r in rows)
     return [
-        f"{finished} of {runs_total} planned runs finished, {failed} failed (every attempt failed).",
+        f"{finished} of {runs_total} planned runs finished, {failed} failed (no attempt of them finished).",
         f"{full} of {len(rows)} table rows have results for every seed.",
     ]
