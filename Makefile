@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 STUDY  ?= paper-smoke
 export SENET_DATA_ROOT ?= $(abspath ../shared/data)
 
-.PHONY: venv test sweep report structure bench lint clean postgres gpu-prepare gpu-rehearse
+.PHONY: venv test sweep report structure bench lint clean postgres slurm gpu-prepare gpu-rehearse
 
 venv: $(STAMP)
 
@@ -42,6 +42,9 @@ clean:
 
 postgres: $(STAMP)
 	$(PY) -m tests.postgres
+
+slurm: $(STAMP)
+	$(PY) -m tests.slurm
 
 gpu-prepare: $(STAMP)
 	tools/gpu/prepare.sh

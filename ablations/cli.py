@@ -42,7 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. model.se.reduction=8 (repeatable)")
     p.add_argument("--workers", type=int, default=1,
-                   help="local worker processes (0: only create and queue the study)")
+                   help="local worker processes, or SLURM array tasks (0: only create and queue the study)")
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local",
+                   help="where the workers run: local processes, or one SLURM job array (submitit)")
+    p.add_argument("--wait", action="store_true", help="--launcher slurm: follow the study until it is done")
+    g = p.add_argument_group("SLURM (--launcher slurm)")
+    g.add_argument("--slurm-partition")
+    g.add_argument("--slurm-time", type=int, default=240, help="minutes per task (default 240)")
+    g.add_argument("--slurm-gpus-per-task", type=int)
+    g.add_argument("--slurm-cpus-per-task", type=int)
+    g.add_argument("--slurm-mem-gb", type=float)
+    g.add_argument("--slurm-array-parallelism", type=int, help="tasks running at once (default: all)")
+    g.add_argument("--slurm-setup", action="append", default=[], metavar="LINE",
+                   help="shell line run before the worker, e.g. 'module load cuda' (repeatable)")
+    g.add_argument("--slurm-extra", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch option, e.g. account=proj or qos=high (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _common(p)
@@ -149,13 +163,21 @@ def _launch(args: argparse.Namespace) -> int:
     settings = _settings(args, study)
     if args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
+    slurm = _slurm_options(args, settings) if args.launcher == "slurm" else None
     if args.dry_run:
         _print_plan(plan, args.format, settings.device)
+        if slurm:
+            from . import cluster
+
+            ex = cluster.executor(slurm, settings.run_dir.resolve() / "slurm", args.workers, settings.study)
+            print(f"\nsbatch script of the array ({count(args.workers, 'task')}; nothing submitted):\n")
+            print(cluster.sbatch_script(ex, args.workers))
         return 0
     _check_inputs(plan, settings)
     from . import engine
 
-    device = engine.resolve_device(settings.device)  # refuses a GPU-less 'auto' where GPUs were handed out
+    # refuses a GPU-less 'auto' where GPUs were handed out (not here for SLURM: the nodes have them)
+    device = engine.resolve_device("cpu" if slurm else settings.device)
     storage = engine.make_storage(settings)
     st = engine.open_study(settings, storage, create=True)
     for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": plan.sweep.seeds,
@@ -174,6 +196,8 @@ def _launch(args: argparse.Namespace) -> int:
     tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
     parent_id = tracker.parent_run(parent_tags)
     log_plan(tracker, parent_id, plan.to_report_json())
+    if slurm and args.workers:
+        return _launch_slurm(args, settings, slurm, plan, st, tracker)
     started = time.perf_counter()
     worker_errors: list[str] = []
     if args.workers:
@@ -203,6 +227,54 @@ def _launch(args: argparse.Namespace) -> int:
         print(f"error: {count(counts.unfinished, 'run')} left unfinished by a worker that stopped "
               "early; run the same command again to finish them", file=sys.stderr)
     return 1 if counts.failed or (args.workers and counts.unfinished) else 0
+
+
+def _slurm_options(args: argparse.Namespace, settings):
+    from .cluster import SlurmOptions, check
+    from .sweepfile import parse_set
+
+    extra = {}
+    for item in args.slurm_extra:
+        key, value = parse_set(item)
+        extra[key.replace("-", "_")] = str(value)
+    for flag, value in (("--slurm-time", args.slurm_time), ("--slurm-array-parallelism", args.slurm_array_parallelism),
+                        ("--slurm-cpus-per-task", args.slurm_cpus_per_task), ("--slurm-mem-gb", args.slurm_mem_gb)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{flag} must be positive, got {value}")
+    options = SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus_per_task, args.slurm_cpus_per_task,
+                           args.slurm_mem_gb, args.slurm_array_parallelism, tuple(args.slurm_setup), extra)
+    check(settings, options, args.checkpoint_dir is not None, args.data_root is not None)
+    return options
+
+
+def _launch_slurm(args, settings, options, plan, st, tracker) -> int:
+    """Submit the array; with --wait, follow it to the end like a local launch."""
+    from . import cluster, engine
+
+    folder = settings.run_dir.resolve() / "slurm"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    worker_argv = ["--study", settings.study, "--run-dir", str(settings.run_dir.resolve()),
+                   "--checkpoint-dir", str(Path(settings.checkpoint_dir).resolve()),
+                   "--data-root", str(Path(settings.data_root).resolve()), "--device", settings.device,
+                   "--heartbeat-interval", str(settings.heartbeat_interval),
+                   "--grace-period", str(settings.grace_period), "--no-progress"]
+    if settings.threads:
+        worker_argv += ["--threads", str(settings.threads)]
+    ex = cluster.executor(options, folder, args.workers, settings.study)
+    jobs = cluster.submit(ex, worker_argv, args.workers, settings)
+    job_id = jobs[0].job_id.split("_")[0]
+    st.set_user_attr("slurm_jobs", [*st.user_attrs.get("slurm_jobs", []), job_id])
+    print(cluster.announce(job_id, folder, settings, args.workers), flush=True)
+    if not args.wait:
+        return 0
+    started = time.perf_counter()
+    cluster.follow(lambda: engine.study_counts(st, plan), job_id)
+    counts = engine.study_counts(st, plan)
+    _summary(settings, counts, time.perf_counter() - started, args.workers, tracker.experiment_id)
+    if counts.unfinished:
+        print(f"error: {count(counts.unfinished, 'run')} left unfinished and no task of job {job_id} is left; "
+              "run the same command again to finish them", file=sys.stderr)
+    return 1 if counts.failed or counts.unfinished else 0
 
 
 def _interrupted(err: Interrupted, counts, tracker, parent_id: str) -> int:

@@ -57,8 +57,8 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
                 next_look = time.monotonic() + REPORT_EVERY_S
                 if report := waits.due():
                     print(report, flush=True)
-    except KeyboardInterrupt:
-        stop_workers(procs)
+    except KeyboardInterrupt as err:
+        stop_workers(procs, signal.Signals[getattr(err, "signal_name", "SIGINT")])  # pass on what stopped us
         raise
     finally:
         if server:
@@ -89,11 +89,12 @@ def exit_reason(code: int) -> str:
     return f"exited with code {code}"
 
 
-def stop_workers(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
-    """SIGINT each worker: it stops at its next training step, saves the checkpoint and queues
-    its run again. A second SIGINT after ``grace`` seconds interrupts whatever it is doing
-    (compiling, loading data); SIGKILL ten seconds later."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGINT, 10.0), (signal.SIGKILL, 10.0)):
+def stop_workers(procs: list[subprocess.Popen], stop: int = signal.SIGINT, grace: float = 20.0) -> None:
+    """``stop`` (SIGINT or SIGTERM, what stopped the launcher) to each worker: it stops at its
+    next training step, saves the checkpoint and queues its run again. The same signal again
+    after ``grace`` seconds interrupts whatever it is doing (compiling, loading data);
+    SIGKILL ten seconds later."""
+    for sig, wait in ((stop, grace), (stop, 10.0), (signal.SIGKILL, 10.0)):
         alive = [p for p in procs if p.poll() is None]
         for p in alive:
             p.send_signal(sig)

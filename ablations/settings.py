@@ -49,7 +49,9 @@ def make_settings(
 ) -> Settings:
     """Fill the defaults (files under ``run_dir``) and check URL schemes; writes nothing."""
     run_dir = Path(run_dir or os.environ.get("SENET_RUN_DIR", "runs"))
-    storage = check_url(storage or sqlite_url(run_dir / "optuna.db"), STORAGE_SCHEMES, "--storage")
+    # SENET_STORAGE: how cluster tasks get the storage URL (its password kept off command lines).
+    storage = check_url(storage or os.environ.get("SENET_STORAGE") or sqlite_url(run_dir / "optuna.db"),
+                        STORAGE_SCHEMES, "--storage")
     tracking_uri = check_url(
         tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or sqlite_url(run_dir / "mlflow.db"),
         TRACKING_SCHEMES,

@@ -38,6 +38,7 @@ def cache_dir(tmp_path_factory) -> Path:
 def _isolated_env(monkeypatch, tmp_path, cache_dir):
     monkeypatch.setenv("SENET_CACHE_DIR", str(cache_dir))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SENET_STORAGE", raising=False)
     monkeypatch.chdir(tmp_path)
 
 

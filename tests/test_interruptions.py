@@ -1,7 +1,8 @@
 """Signals on a launcher with two workers, on SQLite (with the MLflow server the launcher
 starts) and on PostgreSQL: SIGTERM to one worker hands its run back at once; SIGTERM or
-SIGKILL to the launcher leaves no process of the sweep alive and no run RUNNING; the same
-command run again finishes exactly the runs that are missing."""
+SIGKILL to the launcher leaves no process of the sweep alive, no run RUNNING and every
+unfinished run queued again; after SIGTERM, the same command run again finishes exactly the
+runs that are missing."""
 
 from __future__ import annotations
 
@@ -102,9 +103,20 @@ def test_signals_end_the_sweep_cleanly_and_a_rerun_finishes_it(tmp_path, data_ro
         assert "interrupted by SIGTERM:" in out and "run the same command again" in out, out[-3000:]
     else:
         assert launcher.returncode == -signal.SIGKILL
-    assert not [t for t in _trials(storage) if t.state == TrialState.RUNNING]
-    done_before = len({t.user_attrs["config_uid"] for t in _trials(storage) if t.state == TrialState.COMPLETE})
+    trials = _trials(storage)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    done_before = len({t.user_attrs["config_uid"] for t in trials if t.state == TrialState.COMPLETE})
     assert done_before < 6
+    # The workers stopped as on SIGTERM (after SIGKILL through their lifeline): every run not
+    # finished is queued again, so a rerun (below, after SIGTERM) finishes exactly those.
+    for t in trials:
+        if t.state == TrialState.FAIL:
+            assert t.user_attrs["failure"].startswith("interrupted by SIGTERM"), t.user_attrs["failure"]
+    queued = {t.user_attrs["config_uid"] for t in trials if t.state == TrialState.WAITING}
+    assert queued | {t.user_attrs["config_uid"] for t in trials if t.state == TrialState.COMPLETE} == \
+        {t.user_attrs["config_uid"] for t in trials}
+    if launcher_signal == "SIGKILL":
+        return
 
     rerun = subprocess.run([*cmd, "--workers", "1"], capture_output=True, text=True, timeout=600, env=env)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]

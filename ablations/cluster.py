@@ -1,0 +1,151 @@
+"""``--launcher slurm``: the study's workers as one SLURM job array, submitted through submitit.
+
+The launcher creates and queues the study as ``--workers 0`` does, then submits N array
+tasks, each running the ``worker`` entry with the same study, checkpoint and data folders.
+The storage and tracking URLs, passwords included, reach the tasks through the job's
+environment (``SENET_STORAGE``, ``MLFLOW_TRACKING_URI``; sbatch passes the submitting
+environment on by default), never through the sbatch script, a task's command line or a log.
+A task that SLURM stops (``scancel``, preemption, its time limit) gets SIGTERM and hands its
+run back to the queue with its checkpoint, as a local worker does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .urls import redact
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    partition: str | None = None
+    time_min: int = 240
+    gpus_per_task: int | None = None
+    cpus_per_task: int | None = None
+    mem_gb: float | None = None
+    array_parallelism: int | None = None
+    setup: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def run_worker(argv: list[str]) -> int:
+    """What each array task runs (pickled by reference by submitit): the ``worker`` entry."""
+    from .cli import main
+
+    code = main(["worker", *argv])
+    if code not in (0, 1):  # 1: some run failed, which the study records; anything else is the task's own failure
+        raise SystemExit(code)
+    return code
+
+
+def check(settings, options: SlurmOptions, checkpoint_given: bool, data_root_given: bool) -> None:
+    """Refuse what cannot work on a cluster, before anything is written or submitted."""
+    if settings.storage.startswith("sqlite"):
+        raise ConfigError("--launcher slurm: --storage is SQLite, whose file lock nodes cannot share safely; "
+                          "use PostgreSQL (--storage postgresql://user@db-host/optuna)")
+    if settings.tracking_uri.startswith("sqlite"):
+        raise ConfigError("--launcher slurm: --tracking-uri is SQLite, which nodes cannot share safely; use an "
+                          "MLflow server (http://host:5000) or PostgreSQL")
+    for given, flag, path in ((checkpoint_given, "--checkpoint-dir", settings.checkpoint_dir),
+                              (data_root_given, "--data-root", settings.data_root)):
+        if given and not Path(path).is_dir():
+            raise ConfigError(f"{flag} {str(path)!r}: no such folder (it must exist and be shared by the nodes)")
+    for program in ("sbatch", "srun", "sinfo"):
+        if shutil.which(program) is None:
+            raise ConfigError(f"--launcher slurm: {program!r} is not on the PATH (is this a SLURM login node?)")
+    if options.partition:
+        known = _partitions()
+        if options.partition not in known:
+            raise ConfigError(f"--slurm-partition {options.partition!r}: no such partition; partitions here: "
+                              f"{', '.join(known) or 'none'}")
+
+
+def _partitions() -> list[str]:
+    out = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=60)
+    return sorted(set(out.stdout.split()))
+
+
+def executor(options: SlurmOptions, folder: Path, workers: int, name: str):
+    import submitit
+
+    ex = submitit.SlurmExecutor(folder=folder / "%j")
+    params: dict = {"job_name": name, "time": options.time_min, "array_parallelism": options.array_parallelism or workers}
+    for key, value in (("partition", options.partition), ("gpus_per_task", options.gpus_per_task),
+                       ("cpus_per_task", options.cpus_per_task)):
+        if value is not None:
+            params[key] = value
+    if options.mem_gb is not None:
+        params["mem"] = f"{int(options.mem_gb * 1024)}MB"
+    if options.setup:
+        params["setup"] = list(options.setup)
+    if options.extra:
+        params["additional_parameters"] = dict(options.extra)
+    try:
+        ex.update_parameters(**params)
+    except ValueError as err:
+        raise ConfigError(f"--slurm-extra: {str(err).splitlines()[0]}") from None
+    return ex
+
+
+def sbatch_script(ex, workers: int) -> str:
+    """The script the array would be submitted with. (submitit has no public call for the text;
+    this is the one its submission writes, with the array size filled in.)"""
+    ex.parameters["map_count"] = workers
+    try:
+        return ex._make_submission_file_text(ex._submitit_command_str, "dry-run")
+    finally:
+        del ex.parameters["map_count"]
+
+
+def submit(ex, worker_argv: list[str], workers: int, settings) -> list:
+    """Submit the array; the secrets travel in the environment the tasks inherit."""
+    env_before = {k: os.environ.get(k) for k in ("SENET_STORAGE", "MLFLOW_TRACKING_URI")}
+    os.environ["SENET_STORAGE"] = settings.storage
+    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    try:
+        return ex.map_array(run_worker, [list(worker_argv) for _ in range(workers)])
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def alive_tasks(job_id: str) -> int:
+    """How many of the array's tasks SLURM still holds (pending or running)."""
+    out = subprocess.run(["squeue", "-h", "-r", "-j", job_id, "-o", "%i"], capture_output=True, text=True, timeout=60)
+    return len(out.stdout.split()) if out.returncode == 0 else 0
+
+
+def follow(study_counts, job_id: str, every: float = 10.0) -> None:
+    """``--wait``: a progress line whenever it changes, until every run is finished or no task
+    of the array is left."""
+    last = None
+    while True:
+        counts = study_counts()
+        tasks = alive_tasks(job_id)
+        line = (f"{counts.finished}/{counts.planned} finished, {counts.running} running, {counts.queued} queued, "
+                f"{counts.failed} failed; {tasks} SLURM tasks of job {job_id} left")
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if not counts.unfinished or not tasks:
+            return
+        time.sleep(every)
+
+
+def announce(job_id: str, folder: Path, settings, workers: int) -> str:
+    study = settings.study
+    storage = redact(settings.storage)
+    return (f"submitted SLURM job {job_id}: an array of {workers} worker tasks\n"
+            f"  logs:    {folder}/{job_id}_*\n"
+            f"  status:  {sys.executable} run_sweep.py status --study {study} --storage {storage}\n"
+            f"  cancel:  scancel {job_id}   (the runs in progress go back to the queue with their checkpoints)")
