@@ -47,8 +47,8 @@ slurm: $(STAMP)
 	$(PY) -m tests.slurm
 
 gpu-prepare: $(STAMP)
-	tools/gpu/prepare.sh
+	bash tools/gpu/prepare.sh
 
 gpu-rehearse: $(STAMP)
-	GPU_DIR=.gpu/rehearsal tools/gpu/prepare.sh --no-wheels --train 2000 --test 500
-	GPU_DIR=.gpu/rehearsal tools/gpu/check.sh --rehearse
+	GPU_DIR=.gpu/rehearsal bash tools/gpu/prepare.sh --no-wheels --train 2000 --test 500
+	GPU_DIR=.gpu/rehearsal bash tools/gpu/check.sh --rehearse
