@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import optuna
 import pytest
@@ -101,6 +102,8 @@ def test_scancel_of_a_task_mid_run_hands_its_run_to_the_other(slurm, tmp_path, d
         held = {t.number: t for t in trials if t.state == TrialState.RUNNING
                 and (checkpoints / f"{t.user_attrs['config_uid']}-seed0.pt").exists()}
     assert len(held) == 2, "both tasks never held a checkpointed run"
+    # No process of the running job (or any other) shows the password on its command line.
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"s3cret-pw" in _read(p)]
     subprocess.run(["scancel", f"{job}_0"], check=True, env=slurm.env())
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
@@ -113,6 +116,13 @@ def test_scancel_of_a_task_mid_run_hands_its_run_to_the_other(slurm, tmp_path, d
     assert stopped and all(t.user_attrs["failure"].startswith("interrupted by SIGTERM") for t in stopped)
     resumed = [r for r in runs if r.info.status == "FINISHED" and int(r.data.tags.get("resumed_from_epoch", 0)) >= 1]
     assert resumed, "the handed-back run was not resumed from its checkpoint"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 def _tasks(slurm, job):
