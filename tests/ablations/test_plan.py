@@ -27,7 +27,7 @@ def test_paper_suite_plan():
 
 
 def test_compile_on_the_cpu_is_announced():
-    from ablations.cli import cpu_compile_warning
+    from ablations.launch import cpu_compile_warning
 
     plain = make_plan(resolve(load_yaml(SWEEPS), "paper", "tiny"))
     compiled = make_plan(resolve(load_yaml(SWEEPS), "paper", "tiny", sets={"train.compile": True}))
