@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from .data import default_cache_dir, default_data_root
+from .errors import ConfigError
 from .urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url, sqlite_url
 
 
@@ -57,6 +58,7 @@ def make_settings(
         TRACKING_SCHEMES,
         "--tracking-uri",
     )
+    _check_runtime(kwargs)
     return Settings(
         study=study,
         storage=storage,
@@ -68,3 +70,18 @@ def make_settings(
         cache_dir=Path(cache_dir or default_cache_dir()),
         **kwargs,
     )
+
+
+def _check_runtime(knobs: dict) -> None:
+    threads = knobs.get("threads")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be an integer >= 1, got {threads}")
+    interval = knobs.get("heartbeat_interval", Settings.heartbeat_interval)
+    grace = knobs.get("grace_period", Settings.grace_period)
+    if interval < 1:
+        raise ConfigError(f"--heartbeat-interval must be an integer >= 1 (seconds), got {interval}")
+    # Optuna's own default is twice the interval; less, and one late beat would hand a live
+    # worker's run to another worker, which would then train it a second time.
+    if grace < 2 * interval:
+        raise ConfigError(f"--grace-period must be at least twice --heartbeat-interval ({interval} s), "
+                          f"got {grace}: a run whose worker is alive would be taken as lost")

@@ -92,6 +92,10 @@ CASES = [
     ("tracking-scheme-redacted", None, ["--tracking-uri", "ftp://alice:hunter2@host/x"],
      ["--tracking-uri", "unknown scheme 'ftp'", "alice:***@host"]),
     ("data-root-without-dataset", None, ["--data-root", "EMPTY"], ["data root", "no cifar10 found", "SENET_DATA_ROOT"]),
+    ("threads-zero", None, ["--threads", "0"], ["--threads must be an integer >= 1, got 0"]),
+    ("heartbeat-zero", None, ["--heartbeat-interval", "0"], ["--heartbeat-interval must be an integer >= 1"]),
+    ("grace-shorter-than-beats", None, ["--heartbeat-interval", "30", "--grace-period", "40"],
+     ["--grace-period must be at least twice --heartbeat-interval (30 s), got 40"]),
     ("set-without-equals", None, ["--set", "model.se.reduction"], ["--set", "expected KEY=VALUE"]),
     ("set-under-null", None, ["--set", "model.se=null", "--set", "model.se.reduction=4"], ["cannot set 'model.se.reduction'", "model.se is null"]),
     ("num-classes-mismatch", None, ["--set", "data.name=cifar100"], ["model.num_classes is 10", "cifar100", "100 classes"]),
@@ -155,3 +159,12 @@ def test_auto_device_refuses_the_cpu_where_gpus_were_handed_out(tmp_path, capsys
     err = capsys.readouterr().err
     assert "CUDA_VISIBLE_DEVICES=2,3 but no GPU is usable" in err and "--device cpu" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_worker_checks_its_runtime_flags_before_opening_a_store(tmp_path, capsys):
+    run_dir = tmp_path / "runs"
+    assert main(["worker", "--study", "s", "--run-dir", str(run_dir), "--heartbeat-interval", "5", "--grace-period", "6"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --grace-period must be at least twice --heartbeat-interval (5 s), got 6: " \
+                  "a run whose worker is alive would be taken as lost\n"
+    assert not run_dir.exists()
