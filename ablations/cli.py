@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .stopping import STOPPER, Interrupted
 from .sweepfile import DEFAULT_SWEEPS
-from .urls import redact
+from .urls import missing, redact, require_existing
 from .wording import count
 
 
@@ -170,8 +170,7 @@ def _status(args: argparse.Namespace) -> int:
     from .settings import make_settings
 
     settings = make_settings(args.study, run_dir=args.run_dir, storage=args.storage, tracking_uri=args.tracking_uri)
-    if settings.storage.startswith("sqlite:///") and not Path(settings.storage.removeprefix("sqlite:///")).exists():
-        raise ConfigError(f"--storage {redact(settings.storage)}: no such file (give the study's --storage or --run-dir)")
+    require_existing(settings.storage, "--storage", "give the study's --storage or --run-dir")
     from . import engine
     from .tracking import epochs_logged
 
@@ -183,7 +182,8 @@ def _status(args: argparse.Namespace) -> int:
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}; studies there: "
                           f"{', '.join(names) or 'none'}") from None
     status = engine.study_status(st, storage)
-    reached = epochs_logged(settings.tracking_uri, [r.mlflow_run_id for r in status.running if r.mlflow_run_id])
+    ids = [r.mlflow_run_id for r in status.running if r.mlflow_run_id]
+    reached = epochs_logged(settings.tracking_uri, ids) if ids and not missing(settings.tracking_uri) else {}
     if args.format == "json":
         out = asdict(status)
         for run in out["running"]:

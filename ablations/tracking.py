@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from .config import ExperimentConfig, params
 from .schema import to_dict
-from .urls import redact
+from .urls import redact, require_existing
 
 # MLflow's artifact progress bars would interleave with the sweep's own.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -241,6 +241,7 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
     """All runs of ``study`` as DataFrames; raises ConfigError if there is no such study."""
     from .errors import ConfigError
 
+    require_existing(uri, "--tracking-uri", "run the sweep first, or give the study's --tracking-uri")
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(study)
     if exp is None:

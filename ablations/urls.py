@@ -33,3 +33,14 @@ def check_url(url: str, valid: tuple[str, ...], flag: str) -> str:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
+
+
+
+def missing(url: str) -> bool:
+    """A SQLite store whose file does not exist (opening it, even to read, would create it)."""
+    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def require_existing(url: str, flag: str, hint: str) -> None:
+    if missing(url):
+        raise ConfigError(f"{flag} {redact(url)}: no such file ({hint})")

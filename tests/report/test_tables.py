@@ -171,3 +171,16 @@ def test_report_seeds_with_one_seed_says_what_to_do(store, capsys, monkeypatch):
     assert main(["seeds", "--study", "known", "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
     assert "one seed per run" in out and "cannot be estimated" in out and "--seeds 3" in out
+
+
+@pytest.mark.parametrize("argv", [["--study", "s"], ["seeds", "--study", "s"]])
+def test_a_missing_tracking_file_is_refused_and_not_created(argv, tmp_path, capsys, monkeypatch):
+    from report.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --tracking-uri sqlite:///") and err.count("\n") == 1
+    assert "runs/mlflow.db: no such file (run the sweep first" in err
+    assert list(tmp_path.iterdir()) == []
