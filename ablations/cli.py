@@ -142,6 +142,7 @@ def _worker(args: argparse.Namespace) -> int:
     if not args.study:
         raise ConfigError("worker: --study is required (the name of an existing study)")
     settings = _settings(args, args.study)
+    require_existing(settings.storage, "--storage", "queue the study first, or give its --storage or --run-dir")
     from . import engine
     from .lifeline import watch
 

@@ -168,3 +168,11 @@ def test_a_worker_checks_its_runtime_flags_before_opening_a_store(tmp_path, caps
     assert err == "error: --grace-period must be at least twice --heartbeat-interval (5 s), got 6: " \
                   "a run whose worker is alive would be taken as lost\n"
     assert not run_dir.exists()
+
+
+def test_a_worker_refuses_a_store_that_does_not_exist(tmp_path, capsys):
+    run_dir = tmp_path / "runs"
+    assert main(["worker", "--study", "s", "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --storage sqlite:///") and "optuna.db: no such file (queue the study first" in err
+    assert not run_dir.exists()
