@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,8 +154,12 @@ def load_split(cfg: DataConfig, root: Path, train: bool, cache_dir: Path | None 
     tag = hashlib.sha256(source.encode()).hexdigest()[:10]
     path = cache_dir / f"{cfg.name}-{'train' if train else 'test'}-{size or 'all'}-{tag}.pt"
     if path.exists():
-        blob = torch.load(path, weights_only=True)
-        return TensorSplit(blob["images"], blob["labels"], tuple(blob["classes"]))
+        try:
+            blob = torch.load(path, weights_only=True)
+            return TensorSplit(blob["images"], blob["labels"], tuple(blob["classes"]))
+        except Exception as err:  # every run would fail on it: decode the images again
+            print(f"data cache {path} unreadable ({type(err).__name__}); decoding the images again",
+                  file=sys.stderr, flush=True)
     split = _read_split(cfg, root, train, size)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,6 +144,26 @@ def _save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _resume_state(checkpoint: Path, model: ResNet, device: torch.device) -> dict | None:
+    """The checkpoint's state, or None when it cannot be read or does not fit the model (a
+    file cut short by a full disk, a change to a user's own module): the file is set aside
+    and the run starts afresh, since every retry would otherwise fail the same way."""
+    try:
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        own, saved = model.state_dict(), state["model"]
+        if own.keys() != saved.keys() or any(own[k].shape != saved[k].shape for k in own):
+            raise ValueError("its weights do not fit this configuration's model")
+        for key in ("optimizer", "scheduler", "history", "epoch"):
+            state[key]  # noqa: B018 - a KeyError here sets the file aside
+        return state
+    except Exception as err:
+        aside = checkpoint.with_name(checkpoint.name + ".unreadable")
+        os.replace(checkpoint, aside)
+        print(f"checkpoint {checkpoint} cannot be resumed ({type(err).__name__}: {err}); set aside as "
+              f"{aside.name}, the run starts from epoch 0", file=sys.stderr, flush=True)
+        return None
+
+
 def train(
     cfg: ExperimentConfig,
     seed: int,
@@ -177,8 +198,8 @@ def train(
     history: list[dict[str, float]] = []
     start = 0
     partial: dict = {}  # the steps already taken in epoch ``start`` before a stop
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    state = _resume_state(checkpoint, model, device) if checkpoint is not None and checkpoint.exists() else None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -25,17 +27,17 @@ class Stop(Exception):
     pass
 
 
+def _stop_after_first(epoch, metrics):
+    if epoch == 0:
+        raise Stop
+
+
 def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     cfg, tr, te, _ = _setup(tmp_path)
     full = train(cfg, 3, tr, te, CPU, tmp_path / "full.pt")
-
-    def stop_after_first(epoch, metrics):
-        if epoch == 0:
-            raise Stop
-
     ckpt = tmp_path / "resumed.pt"
     with pytest.raises(Stop):
-        train(cfg, 3, tr, te, CPU, ckpt, on_epoch=stop_after_first)
+        train(cfg, 3, tr, te, CPU, ckpt, on_epoch=_stop_after_first)
     logged = []
     resumed = train(cfg, 3, tr, te, CPU, ckpt, on_epoch=lambda e, m: logged.append(e))
     assert resumed.resumed_from == 1
@@ -43,6 +45,24 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     assert resumed.final == full.final
     for a, b in zip(resumed.history, full.history, strict=True):
         assert a["train_loss"] == b["train_loss"]
+
+
+@pytest.mark.parametrize("damage", ["cut-short", "other-model"])
+def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_afresh(damage, tmp_path, capsys):
+    cfg, tr, te, _ = _setup(tmp_path)
+    fresh = train(cfg, 3, tr, te, CPU)
+    ckpt = tmp_path / "run.pt"
+    if damage == "cut-short":
+        train(cfg, 3, tr, te, CPU, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    else:
+        other = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width=0.5))
+        with pytest.raises(Stop):
+            train(other, 3, tr, te, CPU, ckpt, on_epoch=_stop_after_first)
+    outcome = train(cfg, 3, tr, te, CPU, ckpt)
+    assert outcome.resumed_from == 0 and outcome.final == fresh.final
+    assert (tmp_path / "run.pt.unreadable").exists()
+    assert "cannot be resumed" in capsys.readouterr().err
 
 
 def test_different_seeds_differ(tmp_path):
