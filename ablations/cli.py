@@ -83,7 +83,9 @@ def build_status_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, study: str):
-    from .settings import make_settings
+    from .settings import check_study_name, make_settings
+
+    check_study_name(study)
 
     return make_settings(
         study,

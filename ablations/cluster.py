@@ -12,6 +12,7 @@ run back to the queue with its checkpoint, as a local worker does.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -147,5 +148,5 @@ def announce(job_id: str, folder: Path, settings, workers: int) -> str:
     storage = redact(settings.storage)
     return (f"submitted SLURM job {job_id}: an array of {workers} worker tasks\n"
             f"  logs:    {folder}/{job_id}_*\n"
-            f"  status:  {sys.executable} run_sweep.py status --study {study} --storage {storage}\n"
+            f"  status:  {sys.executable} run_sweep.py status --study {shlex.quote(study)} --storage {shlex.quote(storage)}\n"
             f"  cancel:  scancel {job_id}   (the runs in progress go back to the queue with their checkpoints)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -205,8 +206,8 @@ def _summary(settings, counts, seconds: float, workers: int, experiment_id: str)
         f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
         f"  MLflow:  {ui_hint(settings.tracking_uri, experiment_id, settings.study)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
-        f"  Report:  python -m report --study {settings.study}"
-        + (f" --tracking-uri {redact(settings.tracking_uri)}" if settings.tracking_uri != _default_tracking(settings) else "")
+        f"  Report:  python -m report --study {shlex.quote(settings.study)}"
+        + (f" --tracking-uri {shlex.quote(redact(settings.tracking_uri))}" if settings.tracking_uri != _default_tracking(settings) else "")
     )
 
 def _default_tracking(settings) -> str:

@@ -85,3 +85,11 @@ def _check_runtime(knobs: dict) -> None:
     if grace < 2 * interval:
         raise ConfigError(f"--grace-period must be at least twice --heartbeat-interval ({interval} s), "
                           f"got {grace}: a run whose worker is alive would be taken as lost")
+
+
+def check_study_name(study: str) -> None:
+    """The study names folders (checkpoints, reports, SLURM logs): it must stay inside them."""
+    parts = study.replace("\\", "/").split("/")
+    if not study.strip() or study.startswith(("/", "-")) or ".." in parts or "\0" in study:
+        raise ConfigError(f"--study {study!r}: a study name must not be empty, start with '/' or '-', or hold a '..' "
+                          "part (it names folders under --run-dir and ./reports); e.g. letters, digits, '.', '_', '-'")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -198,7 +199,7 @@ def ui_hint(tracking_uri: str, experiment_id: str, study: str) -> str:
     expand = f"and expand the run {study!r} (the + before its name) to list its runs"
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {runs_view_url(experiment_id, redact(tracking_uri).rstrip('/'))} {expand}"
-    return f"mlflow ui --backend-store-uri {redact(tracking_uri)}, then open {runs_view_url(experiment_id)} {expand}"
+    return f"mlflow ui --backend-store-uri {shlex.quote(redact(tracking_uri))}, then open {runs_view_url(experiment_id)} {expand}"
 
 
 def log_plan(tracker: Tracker, parent_id: str, plan_json: dict) -> None:

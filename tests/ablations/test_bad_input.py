@@ -96,6 +96,7 @@ CASES = [
     ("heartbeat-zero", None, ["--heartbeat-interval", "0"], ["--heartbeat-interval must be an integer >= 1"]),
     ("grace-shorter-than-beats", None, ["--heartbeat-interval", "30", "--grace-period", "40"],
      ["--grace-period must be at least twice --heartbeat-interval (30 s), got 40"]),
+    ("study-escapes-its-folders", None, ["--study", "../elsewhere"], ["--study '../elsewhere'", "'..' part"]),
     ("set-without-equals", None, ["--set", "model.se.reduction"], ["--set", "expected KEY=VALUE"]),
     ("set-under-null", None, ["--set", "model.se=null", "--set", "model.se.reduction=4"], ["cannot set 'model.se.reduction'", "model.se is null"]),
     ("num-classes-mismatch", None, ["--set", "data.name=cifar100"], ["model.num_classes is 10", "cifar100", "100 classes"]),
