@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .settings import worker_env
 from .urls import redact
 
 
@@ -107,9 +108,9 @@ def sbatch_script(ex, workers: int) -> str:
 
 def submit(ex, worker_argv: list[str], workers: int, settings) -> list:
     """Submit the array; the secrets travel in the environment the tasks inherit."""
-    env_before = {k: os.environ.get(k) for k in ("SENET_STORAGE", "MLFLOW_TRACKING_URI")}
-    os.environ["SENET_STORAGE"] = settings.storage
-    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    secrets = worker_env(settings.storage, settings.tracking_uri)
+    env_before = {k: os.environ.get(k) for k in secrets}
+    os.environ.update(secrets)
     try:
         return ex.map_array(run_worker, [list(worker_argv) for _ in range(workers)])
     finally:

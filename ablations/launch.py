@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .errors import ConfigError
+from .settings import worker_flags
 from .stopping import Interrupted
 from .urls import redact
 from .wording import count
@@ -132,15 +133,8 @@ def _launch_slurm(args, settings, options, plan, st, tracker) -> int:
 
     folder = settings.run_dir.resolve() / "slurm"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    worker_argv = ["--study", settings.study, "--run-dir", str(settings.run_dir.resolve()),
-                   "--checkpoint-dir", str(Path(settings.checkpoint_dir).resolve()),
-                   "--data-root", str(Path(settings.data_root).resolve()), "--device", settings.device,
-                   "--heartbeat-interval", str(settings.heartbeat_interval),
-                   "--grace-period", str(settings.grace_period), "--no-progress"]
-    if settings.threads:
-        worker_argv += ["--threads", str(settings.threads)]
     ex = cluster.executor(options, folder, args.workers, settings.study)
-    jobs = cluster.submit(ex, worker_argv, args.workers, settings)
+    jobs = cluster.submit(ex, worker_flags(settings), args.workers, settings)
     job_id = jobs[0].job_id.split("_")[0]
     st.set_user_attr("slurm_jobs", [*st.user_attrs.get("slurm_jobs", []), job_id])
     print(cluster.announce(job_id, folder, settings, args.workers), flush=True)

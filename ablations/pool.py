@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from . import lifeline
+from .settings import worker_env, worker_flags
 
 REPORT_EVERY_S = 5.0  # how often the launcher looks at the study while its workers train
 
@@ -37,16 +38,12 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
     gpus = gpu_slots(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()) if settings.device != "cpu" else []
     threads = settings.threads or max(1, (os.cpu_count() or 1) // n)
     cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
-           "--study", settings.study, "--storage", settings.storage, "--tracking-uri", tracking,
-           "--run-dir", str(settings.run_dir), "--checkpoint-dir", str(settings.checkpoint_dir),
-           "--data-root", str(settings.data_root), "--device", settings.device, "--threads", str(threads),
-           "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
-           "--no-progress", "--no-wait-report"]
+           *worker_flags(settings, threads), "--no-wait-report"]
     procs: list[subprocess.Popen] = []
     waits = WaitReporter(study, storage, settings.grace_period, settings.heartbeat_interval)
     try:
         for i in range(n):
-            env = dict(os.environ)
+            env = {**os.environ, **worker_env(settings.storage, tracking)}
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             procs.append(lifeline.spawn(cmd, env=env))

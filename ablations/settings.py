@@ -50,7 +50,7 @@ def make_settings(
 ) -> Settings:
     """Fill the defaults (files under ``run_dir``) and check URL schemes; writes nothing."""
     run_dir = Path(run_dir or os.environ.get("SENET_RUN_DIR", "runs"))
-    # SENET_STORAGE: how cluster tasks get the storage URL (its password kept off command lines).
+    # SENET_STORAGE: how workers and cluster tasks get the storage URL (its password kept off command lines).
     storage = check_url(storage or os.environ.get("SENET_STORAGE") or sqlite_url(run_dir / "optuna.db"),
                         STORAGE_SCHEMES, "--storage")
     tracking_uri = check_url(
@@ -93,3 +93,21 @@ def check_study_name(study: str) -> None:
     if not study.strip() or study.startswith(("/", "-")) or ".." in parts or "\0" in study:
         raise ConfigError(f"--study {study!r}: a study name must not be empty, start with '/' or '-', or hold a '..' "
                           "part (it names folders under --run-dir and ./reports); e.g. letters, digits, '.', '_', '-'")
+
+
+def worker_flags(settings: Settings, threads: int | None = None) -> list[str]:
+    """The ``run_sweep.py worker`` flags that join ``settings``' study from another process
+    (a local worker or a cluster task). The storage and tracking URLs are left out: they go
+    through the environment (:func:`worker_env`), since anyone on the machine can read a
+    process's command line and they may hold passwords."""
+    flags = ["--study", settings.study, "--run-dir", str(settings.run_dir.resolve()),
+             "--checkpoint-dir", str(Path(settings.checkpoint_dir).resolve()),
+             "--data-root", str(Path(settings.data_root).resolve()), "--device", settings.device,
+             "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
+             "--no-progress"]
+    threads = threads or settings.threads
+    return [*flags, "--threads", str(threads)] if threads else flags
+
+
+def worker_env(storage: str, tracking_uri: str) -> dict[str, str]:
+    return {"SENET_STORAGE": storage, "MLFLOW_TRACKING_URI": tracking_uri}

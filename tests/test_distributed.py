@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import optuna
 import pytest
@@ -82,6 +83,8 @@ def test_kill_9_worker_is_retried_and_resumes(tmp_path, data_root, cache_dir, st
         held = _running_workers(storage, "kill", checkpointed)
     assert held, "no run reached its first checkpoint"
     pid, victim = next(iter(held.items()))
+    # The workers get the store URLs, passwords included, through the environment.
+    assert b"s3cret-pw" not in Path(f"/proc/{pid}/cmdline").read_bytes()
     os.kill(pid, signal.SIGKILL)
     out, _ = launcher.communicate(timeout=900)
     # Every run finished (the other worker took the killed one over), so the sweep succeeded;
