@@ -11,6 +11,8 @@ from .data import default_cache_dir, default_data_root
 from .errors import ConfigError
 from .urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url, sqlite_url
 
+FINAL_CHECKPOINT = ("weights", "full", "none")  # what stays of a finished run's checkpoint
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -35,6 +37,7 @@ class Settings:
     heartbeat_interval: int = 10
     grace_period: int = 40
     max_retry: int = 3
+    final_checkpoint: str = "weights"
     progress: bool = True
 
 
@@ -78,6 +81,9 @@ def _check_runtime(knobs: dict) -> None:
         raise ConfigError(f"--threads must be an integer >= 1, got {threads}")
     interval = knobs.get("heartbeat_interval", Settings.heartbeat_interval)
     grace = knobs.get("grace_period", Settings.grace_period)
+    keep = knobs.get("final_checkpoint", Settings.final_checkpoint)
+    if keep not in FINAL_CHECKPOINT:
+        raise ConfigError(f"--final-checkpoint {keep!r}: valid choices: {', '.join(FINAL_CHECKPOINT)}")
     if interval < 1:
         raise ConfigError(f"--heartbeat-interval must be an integer >= 1 (seconds), got {interval}")
     # Optuna's own default is twice the interval; less, and one late beat would hand a live
@@ -104,7 +110,7 @@ def worker_flags(settings: Settings, threads: int | None = None) -> list[str]:
              "--checkpoint-dir", str(Path(settings.checkpoint_dir).resolve()),
              "--data-root", str(Path(settings.data_root).resolve()), "--device", settings.device,
              "--heartbeat-interval", str(settings.heartbeat_interval), "--grace-period", str(settings.grace_period),
-             "--no-progress"]
+             "--final-checkpoint", settings.final_checkpoint, "--no-progress"]
     threads = threads or settings.threads
     return [*flags, "--threads", str(threads)] if threads else flags
 

@@ -164,6 +164,22 @@ def _resume_state(checkpoint: Path, model: ResNet, device: torch.device) -> dict
         return None
 
 
+def finish_checkpoint(checkpoint: Path, keep: str) -> None:
+    """What stays of a finished run's checkpoint: its weights alone (``<name>.weights.pt``,
+    a plain state_dict: half the size, since SGD's momentum is as large as the weights),
+    the full resumable checkpoint, or nothing. Only once the run is complete: until then
+    any worker may need to resume it."""
+    if keep == "full" or not checkpoint.exists():
+        return
+    try:
+        if keep == "weights":
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            _save(checkpoint.with_name(checkpoint.stem + ".weights.pt"), state["model"])
+        checkpoint.unlink(missing_ok=True)
+    except Exception as err:  # the run is complete; a full disk must not stop the worker
+        print(f"checkpoint {checkpoint} kept whole: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+
+
 def train(
     cfg: ExperimentConfig,
     seed: int,

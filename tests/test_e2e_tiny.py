@@ -75,6 +75,12 @@ def test_all_runs_finished_with_params_metrics_tags(sweep):
     assert se_default.data.params["model.se.reduction"] == "16"
 
 
+def test_finished_runs_keep_their_weights_only(sweep):
+    tmp, _ = sweep
+    kept = sorted(p.name for p in (tmp / "runs" / "checkpoints" / STUDY).iterdir())
+    assert len(kept) == 17 and all(name.endswith("-seed0.weights.pt") for name in kept), kept
+
+
 def test_rerun_trains_nothing(sweep, data_root, cache_dir):
     tmp, _ = sweep
     out = _sweep(tmp, data_root, cache_dir)

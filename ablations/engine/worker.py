@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from optuna.storages import RDBStorage
@@ -34,7 +35,7 @@ from ..schema import parse
 from ..settings import Settings
 from ..stopping import STOPPER, Interrupted
 from ..tracking import ChildRun, Tracker
-from ..trainer import NonFiniteLoss, Stopped, init_model, train
+from ..trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
 from ..urls import redact
 from .liveness import WaitReporter, fail_stale
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
@@ -278,9 +279,13 @@ class Worker:
         self.storage.set_trial_user_attr(claim.trial_id, "mlflow_run_id", run_id)
         self.storage.set_trial_user_attr(claim.trial_id, "recovered", "an earlier attempt had finished in MLflow")
         self.study.tell(claim.number, err)
+        finish_checkpoint(self._checkpoint(claim.run), self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(claim.run, f"val top-1 err {err:.2f}%, from an earlier attempt that finished in MLflow", 0.0)
         return True
+
+    def _checkpoint(self, run) -> Path:
+        return self.settings.checkpoint_dir / self.settings.study / f"{run.config_uid}-seed{run.seed}.pt"
 
     def _start_child(self, claim: _Claim) -> ChildRun:
         run = claim.run
@@ -303,7 +308,7 @@ class Worker:
 
     def _train(self, claim: _Claim, child: ChildRun) -> int:
         run = claim.run
-        checkpoint = self.settings.checkpoint_dir / self.settings.study / f"{run.config_uid}-seed{run.seed}.pt"
+        checkpoint = self._checkpoint(run)
         start = time.perf_counter()
         try:
             with Heartbeat(self.storage, claim.trial_id, self.settings.heartbeat_interval):
@@ -344,6 +349,7 @@ class Worker:
             child.tag("resumed_from_epoch", str(outcome.resumed_from))
         child.finish()
         self.study.tell(claim.number, outcome.final["val_top1_err"])
+        finish_checkpoint(checkpoint, self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)
         return 1

@@ -7,7 +7,7 @@ import torch
 
 from ablations.config import DataConfig, ExperimentConfig, TrainConfig
 from ablations.data import TensorBatches, load_split
-from ablations.trainer import NonFiniteLoss, Stopped, train
+from ablations.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
 from senet_core import ModelConfig, SEConfig
 
 CPU = torch.device("cpu")
@@ -63,6 +63,21 @@ def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_afr
     assert outcome.resumed_from == 0 and outcome.final == fresh.final
     assert (tmp_path / "run.pt.unreadable").exists()
     assert "cannot be resumed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("keep", ["weights", "full", "none"])
+def test_what_stays_of_a_finished_runs_checkpoint(keep, tmp_path):
+    cfg, tr, te, _ = _setup(tmp_path)
+    ckpt = tmp_path / "run.pt"
+    train(cfg, 3, tr, te, CPU, ckpt)
+    full_size = ckpt.stat().st_size
+    finish_checkpoint(ckpt, keep)
+    weights = tmp_path / "run.weights.pt"
+    assert ckpt.exists() == (keep == "full") and weights.exists() == (keep == "weights")
+    if keep == "weights":
+        model = init_model(cfg, 0)
+        model.load_state_dict(torch.load(weights, weights_only=True))  # a plain state_dict
+        assert weights.stat().st_size < 0.7 * full_size  # the optimizer's momentum is gone
 
 
 def test_different_seeds_differ(tmp_path):
