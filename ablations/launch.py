@@ -84,16 +84,16 @@ def launch(args: argparse.Namespace, plan, settings) -> int:
     worker_errors: list[str] = []
     if args.workers:
         tracker.set_status(parent_id, "RUNNING")
+    from .pool import ServerLost, run_workers
+
     try:
         if args.workers == 1:
             _run_inline(settings, plan, done, storage, tracker, parent_tags)
         elif args.workers > 1:
-            from .pool import run_workers
-
             worker_errors = run_workers(args.workers, settings, st, storage)
     except Interrupted as err:
         return _interrupted(err, engine.study_counts(st, plan), tracker, parent_id)
-    except engine.DeviceLost as err:
+    except (engine.DeviceLost, ServerLost) as err:
         print(f"error: {err}", file=sys.stderr)
         tracker.set_status(parent_id, "FAILED")
         return 1

@@ -20,6 +20,11 @@ from . import lifeline
 from .settings import worker_env, worker_flags
 
 REPORT_EVERY_S = 5.0  # how often the launcher looks at the study while its workers train
+MAX_SERVER_RESTARTS = 3
+
+
+class ServerLost(Exception):
+    """The launcher's MLflow server died and could not be kept running."""
 
 
 def run_workers(n: int, settings, study, storage) -> list[str]:
@@ -48,14 +53,27 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             procs.append(lifeline.spawn(cmd, env=env))
         next_look = time.monotonic() + REPORT_EVERY_S
+        restarts = 0
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
+            if server and server.proc.poll() is not None:
+                restarts += 1
+                if restarts > MAX_SERVER_RESTARTS:
+                    raise ServerLost(f"the MLflow server the workers log through stopped {restarts} times "
+                                     f"(its log: {server.log_path}); the runs in progress are retried by the next launch")
+                try:
+                    print(server.restart(), flush=True)
+                except RuntimeError as err:
+                    raise ServerLost(str(err)) from None
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + REPORT_EVERY_S
                 if report := waits.due():
                     print(report, flush=True)
     except KeyboardInterrupt as err:
         stop_workers(procs, signal.Signals[getattr(err, "signal_name", "SIGINT")])  # pass on what stopped us
+        raise
+    except ServerLost:
+        stop_workers(procs, signal.SIGTERM)
         raise
     finally:
         if server:

@@ -347,6 +347,14 @@ class MlflowServer:
         raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout:.0f} s "
                            f"(its log: {self.log_path}): {redact(self._log_tail())}")
 
+    def restart(self) -> str:
+        """Start the server again on the same port after it died (the OOM killer, a crash):
+        the workers' requests, which MLflow retries for minutes, find it there."""
+        code = self.proc.returncode if self.proc else None
+        self.start()
+        return (f"the MLflow server on {self.url} had stopped (exit code {code}; its log: {self.log_path}); "
+                "started it again, the workers' logging goes on")
+
     def _log_tail(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-2000:]

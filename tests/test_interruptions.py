@@ -130,3 +130,38 @@ def test_signals_end_the_sweep_cleanly_and_a_rerun_finishes_it(tmp_path, data_ro
     assert finished == Counter({uid: 1 for uid in complete})
     assert not [r for r in runs if r.info.status == "RUNNING"]
     assert all(not alive(p) for p in tree)
+
+
+def test_a_dead_mlflow_server_is_started_again_and_the_sweep_goes_on(tmp_path, data_root, cache_dir):
+    """The server the launcher puts in front of a SQLite tracking store dies mid-sweep (the
+    OOM killer, a crash): the launcher starts it again on the same port and every run still
+    ends FINISHED once with all its epochs logged (before, the workers waited in MLflow's
+    retries for minutes, silently)."""
+    runs = tmp_path / "runs"
+    storage, tracking = f"sqlite:///{runs / 'optuna.db'}", f"sqlite:///{runs / 'mlflow.db'}"
+    env = {**os.environ, "SENET_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
+    launcher = subprocess.Popen([*_cmd(tmp_path, data_root, storage, tracking, "--set", "train.epochs=2"),
+                                 "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        def server_while_a_run_trains():
+            server = next((p for p in descendants(launcher.pid) if "-m mlflow server" in command_line(p)
+                           and "lifeline" not in command_line(p)), None)
+            return server if server and any(t.state == TrialState.RUNNING for t in _trials(storage)) else None
+
+        server = _wait_for(server_while_a_run_trains, 300, "the MLflow server and a run in progress")
+        os.kill(server, signal.SIGKILL)
+        tree = descendants(launcher.pid)
+        out, _ = launcher.communicate(timeout=600)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 0, out[-3000:]
+    assert "had stopped (exit code 137" in out and "started it again" in out, out[-3000:]
+    assert "6/6 runs finished, 0 failed" in out, out[-3000:]
+    client = MlflowClient(tracking_uri=tracking)
+    exp = client.get_experiment_by_name("stop")
+    logged = client.search_runs([exp.experiment_id], "tags.`senet.role` = 'run'", max_results=1000)
+    assert Counter(r.info.status for r in logged) == Counter({"FINISHED": 6})
+    assert {len(client.get_metric_history(r.info.run_id, "val_top1_err")) for r in logged} == {2}
+    left = wait_gone(tree, timeout=30)
+    assert not left, [command_line(p) for p in left]
