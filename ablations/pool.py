@@ -32,7 +32,7 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
     (it printed its own traceback). Ctrl-C/SIGTERM stop them all and propagate."""
     import torch
 
-    from .engine import WaitReporter
+    from .engine import Patience, WaitReporter
     from .tracking import MlflowServer
 
     server = None
@@ -54,6 +54,7 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
             procs.append(lifeline.spawn(cmd, env=env))
         next_look = time.monotonic() + REPORT_EVERY_S
         restarts = 0
+        patience = Patience(lambda line: print(line, flush=True))
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
             if server and server.proc.poll() is not None:
@@ -67,7 +68,7 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
                     raise ServerLost(str(err)) from None
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + REPORT_EVERY_S
-                if report := waits.due():
+                if report := patience(waits.due):
                     print(report, flush=True)
     except KeyboardInterrupt as err:
         stop_workers(procs, signal.Signals[getattr(err, "signal_name", "SIGINT")])  # pass on what stopped us

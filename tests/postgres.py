@@ -49,10 +49,21 @@ class LocalPostgres:
         subprocess.run(self._as_owner(*cmd), check=True, capture_output=True, text=True, cwd="/")
 
     def start(self, timeout: float = 60.0) -> LocalPostgres:
+        self._run(_bin("initdb"), "-D", str(self.dir / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        return self._serve(timeout)
+
+    def restart(self, down_s: float) -> None:
+        """Shut the server down, leave it down ``down_s`` seconds, start it again on the same
+        port and data: what a database restart or a failover looks like to its clients."""
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        time.sleep(down_s)
+        self._serve()
+
+    def _serve(self, timeout: float = 60.0) -> LocalPostgres:
         from ablations import lifeline
 
         data = self.dir / "data"
-        self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         server = self._as_owner(_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),
                                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
         with open(self.dir / "log", "ab") as log:

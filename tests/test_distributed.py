@@ -155,3 +155,33 @@ def test_local_workers_on_the_default_sqlite_stores(tmp_path, data_root, cache_d
     assert len(finished) == 12 and set(finished.values()) == {1} and len(runs) == 12
     artifacts = list((tmp_path / "runs" / "artifacts").rglob("excitation.json"))
     assert len(artifacts) == 10  # every SE run (5 configs x 2 seeds) kept its statistics
+
+
+def test_a_database_restart_mid_sweep_is_ridden_out(tmp_path, data_root, cache_dir, pg):
+    """PostgreSQL goes away for a few seconds (a restart, a failover) while runs train: the
+    launcher and the workers wait for it, say so, and every run still finishes once (before,
+    the launcher died at its next look at the study and took the workers with it)."""
+    from tests.postgres import LocalPostgres
+
+    own = LocalPostgres().start()  # restarted below; the session's server stays up for the others
+    try:
+        storage = own.create_db("optuna")
+        tracking = f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+        cmd = _cmd(tmp_path, data_root, storage, tracking, "restart", "--workers", "2", *paper_tables(tmp_path, 10),
+                   "--set", "train.epochs=2")
+        launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env=_env(cache_dir))
+        deadline = time.monotonic() + 300
+        while not _running_workers(storage, "restart") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert launcher.poll() is None, launcher.communicate()[0][-3000:]
+        own.restart(down_s=8)
+        out, _ = launcher.communicate(timeout=600)
+        assert launcher.returncode == 0, out[-3000:]
+        assert "the study's storage is unreachable (OperationalError" in out, out[-3000:]
+        assert "the study's storage answers again" in out and "6/6 runs finished, 0 failed" in out, out[-3000:]
+        assert "s3cret-pw" not in out
+        finished, runs = _finished_per_key(tracking, "restart")
+        assert len(finished) == 6 and set(finished.values()) == {1} and len(runs) == 6
+    finally:
+        own.stop()

@@ -19,6 +19,7 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from .liveness import WaitReporter, fail_stale, held_runs
+from .outage import Patience
 from .status import StudyStatus, study_status
 from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts, study_names
 from .worker import DeviceLost, Worker, resolve_device
@@ -30,6 +31,7 @@ warnings.filterwarnings("ignore", category=ExperimentalWarning)
 __all__ = [
     "Counts",
     "DeviceLost",
+    "Patience",
     "StudyStatus",
     "WaitReporter",
     "Worker",

@@ -27,7 +27,8 @@ def make_storage(settings: Settings) -> RDBStorage:
     """Heartbeats on; stale runs are found and retried by :mod:`.liveness`, not by Optuna's
     callback (which ignores a run claimed without a heartbeat and gives no reason)."""
     sqlite = settings.storage.startswith("sqlite")
-    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
+    # pool_pre_ping: after a database restart, pooled connections are dead; test each before use.
+    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
     if sqlite:
         Path(settings.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     storage = retry_first_use(lambda: RDBStorage(

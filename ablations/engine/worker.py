@@ -38,6 +38,7 @@ from ..tracking import ChildRun, Tracker
 from ..trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
 from ..urls import redact
 from .liveness import WaitReporter, fail_stale
+from .outage import Patience
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
 
 # How long a stopping worker waits for MLflow to take a run's KILLED status: when the
@@ -190,6 +191,7 @@ class Worker:
         self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
         self.on_done = on_done
         self.say = say or (lambda _line: None)
+        self.patience = Patience(self.say)
         self.waits = WaitReporter(self.study, self.storage, settings.grace_period,
                                   settings.heartbeat_interval) if report_waits else None
         self.failed = 0
@@ -237,19 +239,28 @@ class Worker:
         trained = 0
         while True:
             STOPPER.check()
-            claim = self.claim()
+            claim = self.patience(self.claim)
             if claim is not None:
                 trained += self.execute(claim)
                 continue
-            for line in fail_stale(self.study, self.storage, self.settings.grace_period, self.settings.max_retry):
-                self.say(line)
-            if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                continue
-            if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            step = self.patience(self._idle_step)
+            if step == "done":
                 return trained
-            if self.waits and (report := self.waits.due()):
-                self.say(report)
-            time.sleep(poll)
+            if step == "wait":
+                time.sleep(poll)
+
+    def _idle_step(self) -> str:
+        """Nothing to claim: retry lost runs, then ``again`` (runs were queued), ``done`` (none
+        is left, held or queued) or ``wait`` (others still train)."""
+        for line in fail_stale(self.study, self.storage, self.settings.grace_period, self.settings.max_retry):
+            self.say(line)
+        if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return "again"
+        if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return "done"
+        if self.waits and (report := self.waits.due()):
+            self.say(report)
+        return "wait"
 
     def execute(self, claim: _Claim) -> int:
         """Train a claimed run; returns 1 if it trained to the end, else 0."""
@@ -348,7 +359,8 @@ class Worker:
         if outcome.resumed_from:
             child.tag("resumed_from_epoch", str(outcome.resumed_from))
         child.finish()
-        self.study.tell(claim.number, outcome.final["val_top1_err"])
+        # Hours of training end here: a store that is briefly down must not lose the result.
+        self.patience(lambda: self.study.tell(claim.number, outcome.final["val_top1_err"]))
         finish_checkpoint(checkpoint, self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)
