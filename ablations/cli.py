@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError
-from .settings import FINAL_CHECKPOINT
+from .settings import FINAL_CHECKPOINT, Settings
 from .stopping import STOPPER, Interrupted
 from .sweepfile import DEFAULT_SWEEPS
 from .urls import missing, redact, require_existing
@@ -27,7 +27,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads per worker")
     p.add_argument("--heartbeat-interval", type=int, default=10, help="seconds between heartbeats")
     p.add_argument("--grace-period", type=int, default=40, help="seconds without heartbeat before a run is retried")
-    p.add_argument("--final-checkpoint", choices=FINAL_CHECKPOINT, default="weights",
+    p.add_argument("--final-checkpoint", choices=FINAL_CHECKPOINT, default=Settings.final_checkpoint,
                    help="what is kept of a finished run's checkpoint (default: weights, as <uid>-seed<N>.weights.pt)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -40,6 +40,19 @@ class Settings:
     final_checkpoint: str = "weights"
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be an integer >= 1, got {self.threads}")
+        if self.final_checkpoint not in FINAL_CHECKPOINT:
+            raise ConfigError(f"--final-checkpoint {self.final_checkpoint!r}: valid choices: {', '.join(FINAL_CHECKPOINT)}")
+        if self.heartbeat_interval < 1:
+            raise ConfigError(f"--heartbeat-interval must be an integer >= 1 (seconds), got {self.heartbeat_interval}")
+        # Optuna's own default is twice the interval; less, and one late beat would hand a live
+        # worker's run to another worker, which would then train it a second time.
+        if self.grace_period < 2 * self.heartbeat_interval:
+            raise ConfigError(f"--grace-period must be at least twice --heartbeat-interval ({self.heartbeat_interval} s), "
+                              f"got {self.grace_period}: a run whose worker is alive would be taken as lost")
+
 
 def make_settings(
     study: str,
@@ -51,7 +64,7 @@ def make_settings(
     cache_dir: Path | None = None,
     **kwargs,
 ) -> Settings:
-    """Fill the defaults (files under ``run_dir``) and check URL schemes; writes nothing."""
+    """Fill the defaults (files under ``run_dir``) and check URL schemes and knobs; writes nothing."""
     run_dir = Path(run_dir or os.environ.get("SENET_RUN_DIR", "runs"))
     # SENET_STORAGE: how workers and cluster tasks get the storage URL (its password kept off command lines).
     storage = check_url(storage or os.environ.get("SENET_STORAGE") or sqlite_url(run_dir / "optuna.db"),
@@ -61,7 +74,6 @@ def make_settings(
         TRACKING_SCHEMES,
         "--tracking-uri",
     )
-    _check_runtime(kwargs)
     return Settings(
         study=study,
         storage=storage,
@@ -73,24 +85,6 @@ def make_settings(
         cache_dir=Path(cache_dir or default_cache_dir()),
         **kwargs,
     )
-
-
-def _check_runtime(knobs: dict) -> None:
-    threads = knobs.get("threads")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be an integer >= 1, got {threads}")
-    interval = knobs.get("heartbeat_interval", Settings.heartbeat_interval)
-    grace = knobs.get("grace_period", Settings.grace_period)
-    keep = knobs.get("final_checkpoint", Settings.final_checkpoint)
-    if keep not in FINAL_CHECKPOINT:
-        raise ConfigError(f"--final-checkpoint {keep!r}: valid choices: {', '.join(FINAL_CHECKPOINT)}")
-    if interval < 1:
-        raise ConfigError(f"--heartbeat-interval must be an integer >= 1 (seconds), got {interval}")
-    # Optuna's own default is twice the interval; less, and one late beat would hand a live
-    # worker's run to another worker, which would then train it a second time.
-    if grace < 2 * interval:
-        raise ConfigError(f"--grace-period must be at least twice --heartbeat-interval ({interval} s), "
-                          f"got {grace}: a run whose worker is alive would be taken as lost")
 
 
 def check_study_name(study: str) -> None:
