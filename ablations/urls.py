@@ -35,10 +35,15 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL; None for a server's URL."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
 
 def missing(url: str) -> bool:
     """A SQLite store whose file does not exist (opening it, even to read, would create it)."""
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+    path = sqlite_file(url)
+    return path is not None and not path.exists()
 
 
 def require_existing(url: str, flag: str, hint: str) -> None:

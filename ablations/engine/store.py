@@ -4,7 +4,6 @@ run in its user attributes, and what state each planned run is in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -17,6 +16,7 @@ from ..plan import Plan, Run
 from ..schema import to_dict
 from ..settings import Settings
 from ..tracking import retry_first_use
+from ..urls import sqlite_file
 
 SEED_DISTRIBUTION = IntDistribution(0, 2**31 - 1)
 # The user attributes that describe a run; a retry copies these and nothing else.
@@ -26,11 +26,12 @@ RUN_ATTRS = ("config_uid", "seed", "name", "tables", "rows", "cells", "config")
 def make_storage(settings: Settings) -> RDBStorage:
     """Heartbeats on; stale runs are found and retried by :mod:`.liveness`, not by Optuna's
     callback (which ignores a run claimed without a heartbeat and gives no reason)."""
-    sqlite = settings.storage.startswith("sqlite")
+    db_file = sqlite_file(settings.storage)
+    sqlite = db_file is not None
     # pool_pre_ping: after a database restart, pooled connections are dead; test each before use.
     engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
-    if sqlite:
-        Path(settings.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
     storage = retry_first_use(lambda: RDBStorage(
         settings.storage,
         engine_kwargs=engine_kwargs,
