@@ -27,11 +27,13 @@ def print_plan(plan, fmt: str, device_name: str) -> None:
 
     print(describe_plan(plan, device=resolve_device(device_name)))
 
+
 def check_inputs(plan, settings) -> None:
     from .data import check_data
 
     for data_cfg, num_classes in {(cfg.data, cfg.model.num_classes) for cfg in plan.configs.values()}:
         check_data(data_cfg, settings.data_root, num_classes)
+
 
 def cpu_compile_warning(plan, device_type: str) -> str | None:
     """What ``train.compile`` costs where runs train on the CPU: minutes before each first step."""
@@ -39,6 +41,7 @@ def cpu_compile_warning(plan, device_type: str) -> str | None:
         return None
     return ("train.compile is on and runs train on the CPU: each run compiles before its first step "
             "(measured on 2 cores: about 45 s for a width-1/8 ResNet-20, 2.5 min for a ResNet-110)")
+
 
 def launch(args: argparse.Namespace, plan, settings) -> int:
     """Queue the plan's runs in the study and train them: in this process (``--workers 1``),
@@ -84,7 +87,8 @@ def launch(args: argparse.Namespace, plan, settings) -> int:
     worker_errors: list[str] = []
     if args.workers:
         tracker.set_status(parent_id, "RUNNING")
-    from .pool import ServerLost, run_workers
+    from .pool import run_workers
+    from .tracking import ServerLost
 
     try:
         if args.workers == 1:
@@ -110,6 +114,7 @@ def launch(args: argparse.Namespace, plan, settings) -> int:
               "early; run the same command again to finish them", file=sys.stderr)
     return 1 if counts.failed or (args.workers and counts.unfinished) else 0
 
+
 def _slurm_options(args: argparse.Namespace, settings):
     from .cluster import SlurmOptions, check
     from .sweepfile import parse_set
@@ -126,6 +131,7 @@ def _slurm_options(args: argparse.Namespace, settings):
                            args.slurm_mem_gb, args.slurm_array_parallelism, tuple(args.slurm_setup), extra)
     check(settings, options, args.checkpoint_dir is not None, args.data_root is not None)
     return options
+
 
 def _launch_slurm(args, settings, options, plan, st, tracker) -> int:
     """Submit the array; with --wait, follow it to the end like a local launch."""
@@ -149,6 +155,7 @@ def _launch_slurm(args, settings, options, plan, st, tracker) -> int:
               "run the same command again to finish them", file=sys.stderr)
     return 1 if counts.failed or counts.unfinished else 0
 
+
 def _interrupted(err: Interrupted, counts, tracker, parent_id: str) -> int:
     """One line on what a signal left, and the shell's exit code for that signal."""
     tracker.set_status(parent_id, "KILLED")
@@ -157,6 +164,7 @@ def _interrupted(err: Interrupted, counts, tracker, parent_id: str) -> int:
           f"({count(counts.unfinished, 'run')} to go); run the same command again to finish them", file=sys.stderr)
     return err.exit_code
 
+
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
@@ -164,6 +172,7 @@ def _git_commit() -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() or "unknown"
+
 
 def _run_inline(settings, plan, done: int, storage, tracker, parent_tags) -> None:
     from . import engine
@@ -192,6 +201,7 @@ def _run_inline(settings, plan, done: int, storage, tracker, parent_tags) -> Non
         if bar:
             bar.close()
 
+
 def _summary(settings, counts, seconds: float, workers: int, experiment_id: str) -> None:
     from .tracking import ui_hint
 
@@ -203,6 +213,7 @@ def _summary(settings, counts, seconds: float, workers: int, experiment_id: str)
         f"  Report:  python -m report --study {shlex.quote(settings.study)}"
         + (f" --tracking-uri {shlex.quote(redact(settings.tracking_uri))}" if settings.tracking_uri != _default_tracking(settings) else "")
     )
+
 
 def _default_tracking(settings) -> str:
     """The URI ``python -m report`` uses when given none."""

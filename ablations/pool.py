@@ -20,11 +20,6 @@ from . import lifeline
 from .settings import worker_env, worker_flags
 
 REPORT_EVERY_S = 5.0  # how often the launcher looks at the study while its workers train
-MAX_SERVER_RESTARTS = 3
-
-
-class ServerLost(Exception):
-    """The launcher's MLflow server died and could not be kept running."""
 
 
 def run_workers(n: int, settings, study, storage) -> list[str]:
@@ -33,7 +28,7 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
     import torch
 
     from .engine import Patience, WaitReporter
-    from .tracking import MlflowServer
+    from .tracking import MlflowServer, ServerLost
 
     server = None
     tracking = settings.tracking_uri
@@ -53,19 +48,11 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             procs.append(lifeline.spawn(cmd, env=env))
         next_look = time.monotonic() + REPORT_EVERY_S
-        restarts = 0
         patience = Patience(lambda line: print(line, flush=True))
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
-            if server and server.proc.poll() is not None:
-                restarts += 1
-                if restarts > MAX_SERVER_RESTARTS:
-                    raise ServerLost(f"the MLflow server the workers log through stopped {restarts} times "
-                                     f"(its log: {server.log_path}); the runs in progress are retried by the next launch")
-                try:
-                    print(server.restart(), flush=True)
-                except RuntimeError as err:
-                    raise ServerLost(str(err)) from None
+            if server and (line := server.keep_alive()):
+                print(line, flush=True)
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + REPORT_EVERY_S
                 if report := patience(waits.due):

@@ -299,6 +299,10 @@ def epochs_logged(uri: str, run_ids: list[str]) -> dict[str, int]:
     return out
 
 
+class ServerLost(Exception):
+    """The launcher's MLflow server died and could not be kept running."""
+
+
 class MlflowServer:
     """``mlflow server`` on 127.0.0.1 in front of a database store, so that many local
     worker processes write through one server instead of contending for a SQLite file.
@@ -323,6 +327,9 @@ class MlflowServer:
                     "--default-artifact-root", artifact_root.resolve().as_uri(), "--no-serve-artifacts",
                     "--host", host, "--port", str(self.port), "--workers", "1"]
         self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+
+    MAX_RESTARTS = 3
 
     def start(self, timeout: float = 120.0) -> MlflowServer:
         import urllib.request
@@ -347,11 +354,21 @@ class MlflowServer:
         raise RuntimeError(f"mlflow server did not answer on {self.url} within {timeout:.0f} s "
                            f"(its log: {self.log_path}): {redact(self._log_tail())}")
 
-    def restart(self) -> str:
-        """Start the server again on the same port after it died (the OOM killer, a crash):
-        the workers' requests, which MLflow retries for minutes, find it there."""
-        code = self.proc.returncode if self.proc else None
-        self.start()
+    def keep_alive(self) -> str | None:
+        """If the server has died (the OOM killer, a crash), start it again on the same port,
+        where the workers' requests, which MLflow retries for minutes, find it; returns the line
+        that says so, or None while it runs. :class:`ServerLost` past ``MAX_RESTARTS``."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        self.restarts += 1
+        if self.restarts > self.MAX_RESTARTS:
+            raise ServerLost(f"the MLflow server the workers log through stopped {self.restarts} times "
+                             f"(its log: {self.log_path}); the runs in progress are retried by the next launch")
+        code = self.proc.returncode
+        try:
+            self.start()
+        except RuntimeError as err:
+            raise ServerLost(str(err)) from None
         return (f"the MLflow server on {self.url} had stopped (exit code {code}; its log: {self.log_path}); "
                 "started it again, the workers' logging goes on")
 
