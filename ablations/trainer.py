@@ -153,8 +153,8 @@ def _resume_state(checkpoint: Path, model: ResNet, device: torch.device) -> dict
         own, saved = model.state_dict(), state["model"]
         if own.keys() != saved.keys() or any(own[k].shape != saved[k].shape for k in own):
             raise ValueError("its weights do not fit this configuration's model")
-        for key in ("optimizer", "scheduler", "history", "epoch"):
-            state[key]  # noqa: B018 - a KeyError here sets the file aside
+        if lacking := {"optimizer", "scheduler", "history", "epoch"} - state.keys():
+            raise KeyError(f"no {', '.join(sorted(lacking))}")
         return state
     except Exception as err:
         aside = checkpoint.with_name(checkpoint.name + ".unreadable")

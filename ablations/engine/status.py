@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import optuna
 from optuna.storages import RDBStorage
+from optuna.trial import TrialState
 
 from .liveness import held_runs
 from .store import run_key, run_states
@@ -38,7 +39,7 @@ def study_status(study: optuna.Study, storage: RDBStorage) -> StudyStatus:
     states = run_states(study)
     counts = Counter(states.values())
     attempts = Counter(k for t in study.get_trials(deepcopy=False)
-                       if (k := run_key(t)) is not None and t.state.name != "PRUNED")
+                       if (k := run_key(t)) is not None and t.state != TrialState.PRUNED)
     running = tuple(
         Running(h.name, int(h.trial.user_attrs.get("seed", -1)), h.trial.number, h.worker,
                 h.heartbeat_age, h.trial.user_attrs.get("mlflow_run_id"),
