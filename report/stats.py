@@ -67,36 +67,37 @@ def std(v: Sequence[float]) -> float:
     return math.sqrt(_var(v)) if len(v) > 1 else 0.0
 
 
-def _t_interval(diff: float, se: float, df: float) -> tuple[float, float, float]:
-    """(low, high, two-sided p) of a t statistic; a zero standard error gives a point."""
-    if se == 0:
-        return diff, diff, 1.0 if diff == 0 else 0.0
-    q = stats.t.ppf(0.5 + CONFIDENCE / 2, df)
-    p = 2 * stats.t.sf(abs(diff) / se, df)
-    return diff - q * se, diff + q * se, float(p)
+def _point(diff: float, method: Method) -> Comparison:
+    """No spread on either side (identical values): the interval is the difference itself."""
+    return Comparison(diff, diff, diff, 1.0 if diff == 0 else 0.0, method)
+
+
+def _comparison(result, diff: float, method: Method) -> Comparison:
+    ci = result.confidence_interval(CONFIDENCE)
+    return Comparison(diff, float(ci.low), float(ci.high), float(result.pvalue), method)
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> Comparison | None:
-    """mean(a) - mean(b) with Welch-Satterthwaite's interval; None below two values a side."""
+    """mean(a) - mean(b) with Welch-Satterthwaite's interval (scipy's unequal-variance t-test);
+    None below two values a side."""
     if len(a) < 2 or len(b) < 2:
         return None
-    va, vb = _var(a) / len(a), _var(b) / len(b)
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se else 1.0
     diff = _mean(a) - _mean(b)
-    low, high, p = _t_interval(diff, se, df)
-    return Comparison(diff, low, high, p, "welch")
+    if _var(a) == 0 and _var(b) == 0:
+        return _point(diff, "welch")
+    return _comparison(stats.ttest_ind(a, b, equal_var=False), diff, "welch")
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> Comparison | None:
-    """Mean of the per-seed differences a[s] - b[s] over the seeds both have."""
+    """Mean of the per-seed differences a[s] - b[s] over the seeds both have (scipy's paired
+    t-test)."""
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
         return None
     d = [a[s] - b[s] for s in seeds]
-    diff = _mean(d)
-    low, high, p = _t_interval(diff, std(d) / math.sqrt(len(d)), len(d) - 1)
-    return Comparison(diff, low, high, p, "paired")
+    if _var(d) == 0:
+        return _point(_mean(d), "paired")
+    return _comparison(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]), _mean(d), "paired")
 
 
 def compare(a: dict[int, float], b: dict[int, float], method: Method) -> Comparison | None:
