@@ -41,11 +41,16 @@ def measure_images_per_s(cfg, device: torch.device | None = None, steps: int = 3
     return batch / median_latency_s(step, repeats=steps, warmup=warmup, sync=lambda: synchronize(device))
 
 
-def estimate_seconds(plan: Plan, device: torch.device | None = None) -> tuple[float, float, dict]:
+def _shapes(plan: Plan) -> dict:
+    return {uid: structure(build_model(cfg.model), cfg.data.input_size) for uid, cfg in plan.configs.items()}
+
+
+def estimate_seconds(plan: Plan, device: torch.device | None = None,
+                     shapes: dict | None = None) -> tuple[float, float, dict]:
     """(total seconds of the plan with one worker, the first configuration's images/s,
     seconds per run by config_uid), scaling the measured rate by each configuration's
-    multiply-adds."""
-    shapes = {uid: structure(build_model(cfg.model), cfg.data.input_size) for uid, cfg in plan.configs.items()}
+    multiply-adds (``shapes``: the plan's structures, when the caller has them)."""
+    shapes = shapes or _shapes(plan)
     first_uid, first = next(iter(plan.configs.items()))
     rate = measure_images_per_s(first, device)
     per_run = {uid: _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shapes[uid].multiply_adds)
@@ -55,8 +60,8 @@ def estimate_seconds(plan: Plan, device: torch.device | None = None) -> tuple[fl
 
 def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None = None) -> str:
     device = device or torch.device("cpu")
-    shapes = {uid: structure(build_model(cfg.model), cfg.data.input_size) for uid, cfg in plan.configs.items()}
-    total, rate, per_run = estimate_seconds(plan, device) if measure else (0.0, None, {})
+    shapes = _shapes(plan)
+    total, rate, per_run = estimate_seconds(plan, device, shapes) if measure else (0.0, None, {})
     lines = [
         f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {count(len(plan.cells), 'row')} -> "
         f"{count(len(plan.configs), 'configuration')} -> {count(len(plan.runs), 'run')} "
