@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 
 from ablations.config import DataConfig, ExperimentConfig, TrainConfig
 from ablations.data import TensorBatches, TensorSplit, load_split
-from ablations.trainer import memory_format, train
+from ablations.trainer import memory_format, synchronize, train
 from senet_core import ModelConfig, SEConfig, build_model
 
 from .ab import AB, alternate
@@ -65,7 +66,7 @@ TINY = Budget(images=128, batch=32, width=0.125, repeats=2, se_size=64, se_batch
 
 
 def _sync(device: torch.device):
-    return (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
+    return functools.partial(synchronize, device)
 
 
 def _split(n: int, data_root: Path | None) -> tuple[TensorSplit, str]:
