@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def fixed(v: float | None, digits: int = 2) -> str:
+    """A table cell: the value with ``digits`` decimals, or an em dash for none."""
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
 @dataclass(frozen=True)
 class TextTable:
     """A table of formatted cells; ``bold`` marks (row, column) cells to emphasise."""

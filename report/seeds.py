@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from ablations.wording import count
 
+from .render import fixed
 from .stats import ALPHA, pooled_std, resolvable_gap, seeds_needed
 from .tables import TableResult
 
@@ -70,12 +71,6 @@ def plan_seeds(results: list[TableResult], seeds: int, power: float = DEFAULT_PO
     return plans
 
 
-def _num(v: float | int | None, digits: int = 2) -> str:
-    if v is None:
-        return "—"
-    return str(v) if isinstance(v, int) else f"{v:.{digits}f}"
-
-
 PAGE_COLUMNS = ("Row", "vs", "our gap", "seeds for it", "paper gap", "seeds for it")
 
 
@@ -84,12 +79,12 @@ def describe(p: TablePlan) -> str:
         return "No row has two finished seeds yet: the noise cannot be estimated."
     return (f"Per-seed std {p.std:.2f} points (pooled, {count(p.dof, 'degree')} of freedom); "
             f"{count(p.comparisons, 'comparison')}, each planned at {p.alpha:.4f}; with {count(p.seeds, 'seed')} the "
-            f"smallest gap resolvable is {_num(p.resolvable)} points.")
+            f"smallest gap resolvable is {fixed(p.resolvable)} points.")
 
 
 def page_rows(p: TablePlan) -> list[tuple[str, ...]]:
-    return [(r.row, r.reference, _num(r.observed_gap), _num(r.seeds_for_observed), _num(r.paper_gap),
-             _num(r.seeds_for_paper)) for r in p.rows]
+    return [(r.row, r.reference, fixed(r.observed_gap), fixed(r.seeds_for_observed, 0), fixed(r.paper_gap),
+             fixed(r.seeds_for_paper, 0)) for r in p.rows]
 
 
 def one_seed_message(study: str) -> str:
@@ -113,8 +108,8 @@ def to_text(plans: list[TablePlan], power: float, gap: float | None) -> str:
         if p.std is None:
             continue
         head = ["row", "vs", "our gap", "seeds", "paper gap", "seeds"] + ([f"seeds for {gap:g}"] if gap else [])
-        lines = [head] + [[r.row, r.reference, _num(r.observed_gap), _num(r.seeds_for_observed),
-                           _num(r.paper_gap), _num(r.seeds_for_paper)] + ([_num(r.seeds_for_gap)] if gap else [])
+        lines = [head] + [[r.row, r.reference, fixed(r.observed_gap), fixed(r.seeds_for_observed, 0),
+                           fixed(r.paper_gap), fixed(r.seeds_for_paper, 0)] + ([fixed(r.seeds_for_gap, 0)] if gap else [])
                           for r in p.rows]
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
         for line in lines:

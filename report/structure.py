@@ -15,7 +15,7 @@ from ablations.paper import published
 from ablations.sweepfile import DEFAULT_SWEEPS, load_yaml, resolve
 from senet_core import build_model, structure
 
-from .render import TextTable, to_markdown
+from .render import TextTable, fixed, to_markdown
 
 
 def structure_rows(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: str = "imagenet") -> list[dict]:
@@ -40,10 +40,6 @@ def structure_rows(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: 
     return out
 
 
-def _fmt(value: float | None, digits: int) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
 def table_titles(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: str = "imagenet") -> dict:
     return {t.number: t.title for t in resolve(load_yaml(config), suite, preset).tables}
 
@@ -55,8 +51,8 @@ def structure_markdown(rows: list[dict], titles: dict) -> str:
         mine = [r for r in rows if r["table"] == number]
         cells = []
         for r in mine:
-            cells.append((r["row"], _fmt(r["params_m"], 3), _fmt(r["paper_params_m"], 1),
-                          _fmt(r["gflops"], 3), _fmt(r["paper_gflops"], 2)))
+            cells.append((r["row"], fixed(r["params_m"], 3), fixed(r["paper_params_m"], 1),
+                          fixed(r["gflops"], 3), fixed(r["paper_gflops"], 2)))
             p = r["paper_params_m"]
             if p is not None and round(r["params_m"], 1) != p:
                 notes.append(f"Table {number} row {r['row']}: exact arithmetic gives {r['params_m']:.2f} M "

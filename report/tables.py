@@ -12,7 +12,7 @@ from ablations.sweepfile import DEFAULT_SWEEPS, TableId, declared_tables, load_y
 from ablations.tracking import StudyRuns
 from ablations.wording import count
 
-from .render import TextTable
+from .render import TextTable, fixed
 from .stats import ALPHA, Comparison, Method, compare, holm, std, test_name
 
 
@@ -137,10 +137,6 @@ def _pm(values: tuple[float, ...], seeds: int) -> str:
     return text + (f" (n={len(values)})" if len(values) != seeds else "")
 
 
-def _num(v: float | None, digits: int) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
-
-
 def _best(rows: tuple[RowResult, ...], key) -> set[int]:
     vals = [(key(r), i) for i, r in enumerate(rows) if key(r) is not None]
     if not vals:
@@ -186,15 +182,15 @@ def text_table(t: TableResult, seeds: int, cap: str) -> TextTable:
             note = "FAILED" if r.status == "failed" else "missing"
             ours = (note, note, "—", "—")
         else:
-            ours = (_pm(r.top1, seeds), _pm(r.top5, seeds), _num(r.gflops, 4), _num(r.params_m, 3))
+            ours = (_pm(r.top1, seeds), _pm(r.top5, seeds), fixed(r.gflops, 4), fixed(r.params_m, 3))
         if r.reference is None:
             vs = "ref."
         else:
             vs = {True: "†", False: "=", None: "?"}[r.differs]
         p = r.paper
         cells.append((r.row, *ours, _delta(r), vs,
-                      _num(p.top1_err if p else None, 2), _num(p.top5_err if p else None, 2),
-                      _num(p.gflops if p else None, 2), _num(p.params_m if p else None, 1)))
+                      fixed(p.top1_err if p else None, 2), fixed(p.top5_err if p else None, 2),
+                      fixed(p.gflops if p else None, 2), fixed(p.params_m if p else None, 1)))
     bold = set()
     for col, key in ((1, lambda r: r.mean("top1")), (2, lambda r: r.mean("top5")),
                      (3, lambda r: r.gflops), (4, lambda r: r.params_m)):
