@@ -83,6 +83,12 @@ def launch(args: argparse.Namespace, plan, settings) -> int:
     log_plan(tracker, parent_id, plan.to_report_json())
     if slurm and args.workers:
         return _launch_slurm(args, settings, slurm, plan, st, tracker)
+    # The sweep may end while the study's database is briefly away: its counts wait for it too.
+    patience = engine.Patience(lambda line: print(line, flush=True))
+
+    def counts_now():
+        return patience(lambda: engine.study_counts(st, plan))
+
     started = time.perf_counter()
     worker_errors: list[str] = []
     if args.workers:
@@ -96,12 +102,12 @@ def launch(args: argparse.Namespace, plan, settings) -> int:
         elif args.workers > 1:
             worker_errors = run_workers(args.workers, settings, st, storage)
     except Interrupted as err:
-        return _interrupted(err, engine.study_counts(st, plan), tracker, parent_id)
+        return _interrupted(err, counts_now(), tracker, parent_id)
     except (engine.DeviceLost, ServerLost) as err:
         print(f"error: {err}", file=sys.stderr)
         tracker.set_status(parent_id, "FAILED")
         return 1
-    counts = engine.study_counts(st, plan)
+    counts = counts_now()
     if args.workers:
         tracker.set_status(parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
     _summary(settings, counts, time.perf_counter() - started, args.workers, tracker.experiment_id)
