@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ablations.config import DataConfig, ExperimentConfig, TrainConfig
-from ablations.data import TensorBatches, TensorSplit, load_split
-from ablations.trainer import memory_format, synchronize, train
+from ablations.experiment.config import DataConfig, ExperimentConfig, TrainConfig
+from ablations.training.data import TensorBatches, TensorSplit, load_split
+from ablations.training.trainer import memory_format, synchronize, train
 from senet_core import ModelConfig, SEConfig, build_model
 
 from .ab import AB, alternate
@@ -87,7 +87,7 @@ def _cfg(b: Budget, dataset: str, device: torch.device) -> ExperimentConfig:
 def trainer_vs_bare(b: Budget, device: torch.device, split: TensorSplit, dataset: str) -> dict:
     """Our trainer's training images/s (tensor pipeline, augmentation, optimizer, metrics,
     MLflow logging of the epoch) over a bare loop on pre-made tensors, same model and batch."""
-    from ablations.tracking import Tracker
+    from ablations.tracking.writer import Tracker
 
     cfg = _cfg(b, dataset, device)
     tr = TensorBatches(split, cfg.data, b.batch, device, True)
@@ -276,11 +276,11 @@ def packing_gain(device: torch.device, steps: int = 30) -> dict:
 def projections(device: torch.device) -> dict:
     """Hours the full cifar10 preset takes with one worker on this device, from the measured
     images/s of each suite's first configuration (what --dry-run prints)."""
-    from ablations.estimate import estimate_seconds
-    from ablations.plan import make_plan
-    from ablations.sweepfile import DEFAULT_SWEEPS, load_yaml, resolve
+    from ablations.experiment.plan import make_plan
+    from ablations.experiment.sweepfile import load_yaml, packaged_sweeps, resolve
+    from ablations.training.estimate import estimate_seconds
 
-    data = load_yaml(DEFAULT_SWEEPS)
+    data = load_yaml(packaged_sweeps())
     out = {}
     for suite in ("paper", "cifar_depth"):
         total, rate, _ = estimate_seconds(make_plan(resolve(data, suite, "cifar10")), device)
@@ -293,8 +293,8 @@ def loader_headroom_224(b: Budget, device: torch.device, data_root: Path | None)
     """Images/s the ImageFolder path (JPEG decode, random-resized 224 crop, flip, DataLoader
     workers on every core, pinned copies to the device) delivers over the images/s SE-ResNet-50
     trains at 224. Measured on CIFAR-10's JPEGs, which decode far faster than ImageNet's."""
-    from ablations.data import FolderBatches
-    from ablations.estimate import measure_images_per_s
+    from ablations.training.data import FolderBatches
+    from ablations.training.estimate import measure_images_per_s
 
     if not data_root or not (data_root / "cifar10" / "train").is_dir():
         return {"loader_headroom_224": None}

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import sys
 
+from ablations import tracking
 from ablations.errors import ConfigError
-from ablations.urls import redact
+from ablations.runtime.urls import redact
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    tracking.quiet()
     try:
         if argv[:1] == ["structure"]:
-            from .structure import main as structure_main
+            from .structure import main as structure_main  # each command's own dependencies, when asked
 
             return structure_main(argv[1:])
         if argv[:1] == ["seeds"]:
-            from .seeds import main as seeds_main
+            from .seeds import main as seeds_main  # each command's own dependencies, when asked
 
             return seeds_main(argv[1:])
-        from .study import main as study_main
+        from .study import main as study_main  # reportlab, matplotlib: not for the other commands
 
         return study_main(argv)
     except ConfigError as err:
@@ -28,5 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

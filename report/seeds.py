@@ -13,11 +13,14 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 
+from ablations.errors import ConfigError
+from ablations.runtime.settings import make_settings
+from ablations.tracking.reader import read_study
 from ablations.wording import count
 
 from .render import fixed
 from .stats import ALPHA, pooled_std, resolvable_gap, seeds_needed
-from .tables import TableResult
+from .tables import TableResult, build_results
 
 DEFAULT_POWER = 0.8
 
@@ -119,11 +122,6 @@ def to_text(plans: list[TablePlan], power: float, gap: float | None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from ablations.settings import make_settings
-    from ablations.tracking import read_study
-
-    from .tables import build_results
-
     p = argparse.ArgumentParser(prog="python -m report seeds", description=__doc__.splitlines()[0])
     p.add_argument("--study", required=True)
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///runs/mlflow.db)")
@@ -131,8 +129,6 @@ def main(argv: list[str]) -> int:
     p.add_argument("--power", type=float, default=DEFAULT_POWER, help="power to detect each gap (default 0.8)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     args = p.parse_args(argv)
-    from ablations.errors import ConfigError
-
     if not 0 < args.power < 1:
         raise ConfigError(f"--power must be between 0 and 1, got {args.power}")
     if args.gap is not None and args.gap <= 0:

@@ -134,7 +134,7 @@ def pooled_std(groups: Sequence[Sequence[float]]) -> tuple[float, int] | None:
 def seeds_needed(gap: float, sd: float, alpha: float, power: float) -> int | None:
     """Seeds per row for a two-sided two-sample t-test to detect ``gap`` points with
     ``power`` at ``alpha``, given per-seed standard deviation ``sd``; None for no gap."""
-    from statsmodels.stats.power import TTestIndPower
+    from statsmodels.stats.power import TTestIndPower  # slow to import (0.9 s): only for seed planning
 
     if gap == 0 or sd <= 0:
         return None if gap == 0 else 2
@@ -147,7 +147,7 @@ def seeds_needed(gap: float, sd: float, alpha: float, power: float) -> int | Non
 
 def resolvable_gap(seeds: int, sd: float, alpha: float, power: float) -> float | None:
     """The smallest gap (points) that ``seeds`` per row detect with ``power`` at ``alpha``."""
-    from statsmodels.stats.power import TTestIndPower
+    from statsmodels.stats.power import TTestIndPower  # slow to import (0.9 s): only for seed planning
 
     if seeds < 2 or sd <= 0:
         return None

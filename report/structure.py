@@ -7,19 +7,21 @@ counts parameters and multiply-adds. No training, no data.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
-from ablations.config import config_uid
-from ablations.paper import published
-from ablations.sweepfile import DEFAULT_SWEEPS, load_yaml, resolve
+from ablations.experiment.config import config_uid
+from ablations.experiment.paper import published
+from ablations.experiment.sweepfile import default_sweeps, load_yaml, resolve
 from senet_core import build_model, structure
 
 from .render import TextTable, fixed, to_markdown
 
 
-def structure_rows(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: str = "imagenet") -> list[dict]:
-    sweep = resolve(load_yaml(config), suite, preset)
+def structure_rows(config: Path | None = None, suite: str = "paper", preset: str = "imagenet") -> list[dict]:
+    """``config``: the sweep file (default: ./sweeps.yaml if there is one, else the packaged one)."""
+    sweep = resolve(load_yaml(config or default_sweeps()), suite, preset)
     cache: dict[str, tuple[float, float]] = {}
     out = []
     for table in sweep.tables:
@@ -40,8 +42,8 @@ def structure_rows(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: 
     return out
 
 
-def table_titles(config: Path = DEFAULT_SWEEPS, suite: str = "paper", preset: str = "imagenet") -> dict:
-    return {t.number: t.title for t in resolve(load_yaml(config), suite, preset).tables}
+def table_titles(config: Path | None = None, suite: str = "paper", preset: str = "imagenet") -> dict:
+    return {t.number: t.title for t in resolve(load_yaml(config or default_sweeps()), suite, preset).tables}
 
 
 def structure_markdown(rows: list[dict], titles: dict) -> str:
@@ -75,12 +77,11 @@ def structure_markdown(rows: list[dict], titles: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m report structure",
                                 description="Params and GFLOPs of the paper's ablation rows, computed from our models.")
     p.add_argument("--format", choices=("md", "json"), default="md")
-    p.add_argument("--config", type=Path, default=DEFAULT_SWEEPS)
+    p.add_argument("--config", type=Path,
+                   help="sweep file (default: ./sweeps.yaml if there is one, else the one the package ships)")
     p.add_argument("--suite", default="paper")
     p.add_argument("--preset", default="imagenet")
     args = p.parse_args(argv)

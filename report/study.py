@@ -6,11 +6,12 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from ablations.config import ExperimentConfig, config_uid
 from ablations.errors import ConfigError
-from ablations.schema import parse
-from ablations.settings import make_settings
-from ablations.tracking import StudyRuns, read_study, ui_hint
+from ablations.experiment.config import ExperimentConfig, config_uid
+from ablations.experiment.schema import parse
+from ablations.runtime.settings import make_settings
+from ablations.tracking.links import ui_hint
+from ablations.tracking.reader import StudyRuns, read_study
 
 from . import figures
 from .pdf import Section, write_pdf

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ablations.paper import PaperRow, published
-from ablations.plan import table_tag
-from ablations.sweepfile import DEFAULT_SWEEPS, TableId, declared_tables, load_yaml
-from ablations.tracking import StudyRuns
+from ablations.experiment.paper import PaperRow, published
+from ablations.experiment.plan import table_tag
+from ablations.experiment.sweepfile import TableId, declared_tables, load_yaml, packaged_sweeps
+from ablations.tracking.reader import StudyRuns
 from ablations.wording import count
 
 from .render import TextTable, fixed
@@ -72,7 +72,7 @@ def _declared(t: dict) -> dict:
     if any("reference" in r for r in t["rows"]):
         return {"references": {r["row"]: r["reference"] for r in t["rows"] if r.get("reference")},
                 "dataset": t.get("dataset"), "source": t.get("source")}
-    return declared_tables(load_yaml(DEFAULT_SWEEPS)).get(t["number"], {"references": {}})
+    return declared_tables(load_yaml(packaged_sweeps())).get(t["number"], {"references": {}})
 
 
 def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:

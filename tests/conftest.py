@@ -20,6 +20,25 @@ def paper_tables(tmp: Path, *tables: int) -> list[str]:
     return ["--config", str(path)]
 
 
+def fake_sweep(tmp: Path, rows: list[dict]) -> list[str]:
+    """``--config``, ``--suite`` and ``--preset`` of a sweep file whose one table (99) has
+    ``rows`` of a width-1/4 ResNet-20 trained one epoch on fake data (unit tests only)."""
+    import yaml
+
+    sweep = {
+        "base": {
+            "model": {"arch": "cifar_resnet20", "num_classes": 10, "width": 0.25},
+            "data": {"name": "fake", "train_size": 32, "test_size": 20, "batch_size": 32},
+            "train": {"epochs": 1, "lr": 0.05},
+        },
+        "suites": {"s": {"tables": {99: rows}}},
+        "presets": {"p": {"set": {}}},
+    }
+    path = tmp / "fake-sweeps.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return ["--config", str(path), "--suite", "s", "--preset", "p"]
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real CIFAR-10 copy (``SENET_DATA_ROOT``); end-to-end tests need it."""

@@ -61,7 +61,7 @@ class LocalPostgres:
         self._serve()
 
     def _serve(self, timeout: float = 60.0) -> LocalPostgres:
-        from ablations import lifeline
+        from ablations.runtime import lifeline
 
         data = self.dir / "data"
         server = self._as_owner(_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.dir),

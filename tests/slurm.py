@@ -81,7 +81,7 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
 """)
 
     def _guarded(self, *cmd: str, log: str) -> None:
-        from ablations import lifeline
+        from ablations.runtime import lifeline
 
         with open(self.dir / log, "ab") as out:
             self.procs.append(lifeline.spawn(lifeline.guard_command(list(cmd), grace=10), env=self.env(),

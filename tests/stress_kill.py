@@ -33,7 +33,7 @@ HANG_S = 400
 def _workers(launcher_pid: int) -> list[int]:
     from tests.procs import command_line, descendants
 
-    return [p for p in descendants(launcher_pid) if "run_sweep.py worker" in command_line(p)]
+    return [p for p in descendants(launcher_pid) if "ablations.commands.worker" in command_line(p)]
 
 
 def _check(storage: str, tracking: str, study: str) -> str | None:

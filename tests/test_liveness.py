@@ -23,11 +23,11 @@ import optuna
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from ablations.config import ExperimentConfig
 from ablations.engine import make_storage, open_study
-from ablations.schema import parse
-from ablations.settings import make_settings
-from ablations.tracking import Tracker
+from ablations.experiment.config import ExperimentConfig
+from ablations.experiment.schema import parse
+from ablations.runtime.settings import make_settings
+from ablations.tracking.writer import Tracker
 from tests.conftest import ROOT, paper_tables
 
 GRACE = 12  # the launcher reports the silent worker between 2 s and 12 s of silence

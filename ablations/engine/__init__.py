@@ -22,15 +22,18 @@ from .liveness import WaitReporter, fail_stale, held_runs
 from .outage import Patience
 from .status import StudyStatus, study_status
 from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts, study_names
-from .worker import DeviceLost, Worker, resolve_device
+from .worker import Worker
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-# Heartbeats are experimental in Optuna 5; they are used on purpose.
-warnings.filterwarnings("ignore", category=ExperimentalWarning)
+
+def quiet() -> None:
+    """What a process of ours wants of Optuna's output, set where the process starts."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Heartbeats are experimental in Optuna 5; they are used on purpose.
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
+
 
 __all__ = [
     "Counts",
-    "DeviceLost",
     "Patience",
     "StudyStatus",
     "WaitReporter",
@@ -40,7 +43,7 @@ __all__ = [
     "held_runs",
     "make_storage",
     "open_study",
-    "resolve_device",
+    "quiet",
     "run_states",
     "study_counts",
     "study_names",

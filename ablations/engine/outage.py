@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import sqlalchemy.exc
 
-from ..urls import redact
+from ..runtime.urls import redact
 
 OUTAGE_S = 600.0
 RETRY_EVERY_S = 5.0

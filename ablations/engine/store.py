@@ -12,11 +12,11 @@ from optuna.distributions import IntDistribution
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from ..plan import Plan, Run
-from ..schema import to_dict
-from ..settings import Settings
-from ..tracking import retry_first_use
-from ..urls import sqlite_file
+from ..experiment.plan import Plan, Run
+from ..experiment.schema import to_dict
+from ..runtime.first_use import retry_first_use
+from ..runtime.settings import Settings
+from ..runtime.urls import sqlite_file
 
 SEED_DISTRIBUTION = IntDistribution(0, 2**31 - 1)
 # The user attributes that describe a run; a retry copies these and nothing else.

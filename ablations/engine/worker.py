@@ -27,16 +27,17 @@ from optuna.trial import TrialState
 
 from senet_core import structure
 
-from ..config import ExperimentConfig, config_uid
-from ..data import FolderBatches, TensorBatches, TensorSplit, load_split
 from ..errors import ConfigError
-from ..plan import Run
-from ..schema import parse
-from ..settings import Settings
-from ..stopping import STOPPER, Interrupted
-from ..tracking import ChildRun, Tracker
-from ..trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
-from ..urls import redact
+from ..experiment.config import ExperimentConfig, config_uid
+from ..experiment.plan import Run
+from ..experiment.schema import parse
+from ..runtime.settings import Settings
+from ..runtime.stopping import STOPPER, Interrupted
+from ..runtime.urls import redact
+from ..tracking.writer import ChildRun, Tracker
+from ..training.data import DataCache
+from ..training.device import DeviceLost, allotted_cpus, device_name, is_device_error, resolve_device
+from ..training.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
 from .liveness import WaitReporter, fail_stale
 from .outage import Patience
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
@@ -46,11 +47,11 @@ from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
 MLFLOW_ON_STOP_S = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Claim:
     number: int
     trial_id: int
-    run: Run
+    run: Run | None  # None until the trial's attributes are read
 
 
 class Heartbeat:
@@ -75,72 +76,6 @@ class Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-class DataCache:
-    """Loaded splits shared by the runs of one worker (most sweeps use one data config),
-    kept on the training device so a GPU receives the dataset once, not once per run."""
-
-    def __init__(self, settings: Settings, device: torch.device) -> None:
-        self.settings, self.device = settings, device
-        self._splits: dict = {}
-
-    def batches(self, cfg: ExperimentConfig):
-        d = cfg.data
-        key = (d.name, d.path, d.train_size, d.test_size)
-        if d.name == "imagefolder":
-            root = self.settings.data_root
-            train = FolderBatches(d, root, d.batch_size, self.device, True)
-            test = FolderBatches(d, root, d.eval_batch_size, self.device, False)
-            return train, test
-        if key not in self._splits:
-            self._splits = {key: tuple(
-                _on(load_split(d, self.settings.data_root, t, self.settings.cache_dir), self.device)
-                for t in (True, False)
-            )}
-        tr, te = self._splits[key]
-        return (
-            TensorBatches(tr, d, d.batch_size, self.device, True),
-            TensorBatches(te, d, d.eval_batch_size, self.device, False),
-        )
-
-
-def _on(split: TensorSplit, device: torch.device) -> TensorSplit:
-    return TensorSplit(split.images.to(device), split.labels.to(device), split.classes)
-
-
-def allotted_cpus() -> int | None:
-    """The CPUs a scheduler gave this task (SLURM's --cpus-per-task), so that tasks sharing a
-    node do not each start a thread per core: oversubscribed, their training steps ran 5-10
-    times slower (seen: two 1-CPU SLURM tasks on a 2-core node)."""
-    value = os.environ.get("SLURM_CPUS_PER_TASK")
-    return int(value) if value and value.isdigit() else None
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto``: the GPU when there is one; but when the launcher (or a scheduler) handed this
-    process GPUs through CUDA_VISIBLE_DEVICES and none is usable, refuse rather than train on
-    the CPU without a word."""
-    if name == "auto":
-        handed = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-        if torch.cuda.is_available():
-            name = "cuda"
-        elif handed and handed != "-1":
-            raise ConfigError(f"--device auto: CUDA_VISIBLE_DEVICES={handed} but no GPU is usable here "
-                              "(driver, or a device list this process cannot see); use --device cpu to train on the CPU")
-        else:
-            name = "cpu"
-    return torch.device(name)
-
-
-class DeviceLost(RuntimeError):
-    """A CUDA error poisoned this process's context: every later run would fail here."""
-
-
-def is_device_error(err: BaseException) -> bool:
-    """A CUDA error (a device-side assert, an illegal access): the context cannot be used again."""
-    accelerator_error = getattr(torch, "AcceleratorError", ())
-    return isinstance(err, accelerator_error) or (isinstance(err, RuntimeError) and "CUDA error" in str(err))
 
 
 def _run_of(attrs: dict) -> Run:
@@ -179,6 +114,7 @@ class Worker:
         self.storage = storage or make_storage(settings)
         self.study = open_study(settings, self.storage, create=False)
         self.study_id = self.storage.get_study_id_from_name(settings.study)
+        self.study_attrs = self.study.user_attrs  # suite and preset, for the MLflow tags
         self.tracker = tracker or Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
         self.parent_id = self.tracker.parent_run(parent_tags or {})
         self.device = resolve_device(settings.device)
@@ -187,8 +123,8 @@ class Worker:
             torch.set_num_threads(threads)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.data = DataCache(settings, self.device)
-        self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
+        self.data = DataCache(settings.data_root, settings.cache_dir, self.device)
+        self.device_name = device_name(self.device)
         self.on_done = on_done
         self.say = say or (lambda _line: None)
         self.patience = Patience(self.say)
@@ -196,20 +132,30 @@ class Worker:
                                   settings.heartbeat_interval) if report_waits else None
         self.failed = 0
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._held: _Claim | None = None  # the trial claimed and not yet told or handed back
+        self._child: ChildRun | None = None  # its MLflow run while one is open
 
     def claim(self) -> _Claim | None:
+        """Claim a WAITING trial: from then on this worker holds it until it tells Optuna how
+        it ended or hands it back (:meth:`run_forever`)."""
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
             # Beat before claiming: a worker that dies right after its claim still leaves a
             # heartbeat to go stale (a beat on a trial another worker wins is harmless).
             self.storage.record_heartbeat(trial_id)
-            try:
-                if not self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+            # A stop signal landing between the claim and the record of it would leave the
+            # trial RUNNING until its heartbeat went stale: it waits for the record.
+            with STOPPER.deferred():
+                try:
+                    if not self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+                        continue
+                except RuntimeError:  # finished meanwhile (e.g. pruned as a duplicate)
                     continue
-            except RuntimeError:  # finished meanwhile (e.g. pruned as a duplicate)
-                continue
-            self.storage.record_heartbeat(trial_id)
-            self.storage.set_trial_user_attr(trial_id, "worker", self.name)
+                self._held = _Claim(t.number, trial_id, None)
+            STOPPER.check()
+            # Claimed: from here an outage is waited out, so that the hold is never dropped.
+            self.patience(lambda: self.storage.record_heartbeat(trial_id))  # noqa: B023 - called at once
+            self._set(trial_id, "worker", self.name)
             try:
                 run = _run_of(t.user_attrs)
             except (ConfigError, KeyError, TypeError, ValueError) as err:
@@ -217,12 +163,28 @@ class Worker:
                 # with the reason; the worker goes on with the others.
                 self._reject(t.number, trial_id, f"trial {t.number} cannot be run here: {err}")
                 continue
-            return _Claim(t.number, trial_id, run)
+            self._held = _Claim(t.number, trial_id, run)
+            return self._held
         return None
 
+    def _set(self, trial_id: int, key: str, value: object) -> None:
+        """A user attribute of a held trial, waiting out a storage outage."""
+        self.patience(lambda: self.storage.set_trial_user_attr(trial_id, key, value))
+
+    def _settle(self, number: int, value: float | None = None, state: TrialState | None = None) -> None:
+        """Tell Optuna how the held trial ended, waiting out a storage outage; a stop signal
+        cannot come between the telling and the forgetting of the hold."""
+
+        def tell() -> None:
+            with STOPPER.deferred():
+                self.study.tell(number, value, state=state)
+                self._held = self._child = None
+
+        self.patience(tell)
+
     def _reject(self, number: int, trial_id: int, reason: str) -> None:
-        self.storage.set_trial_user_attr(trial_id, "failure", reason)
-        self.study.tell(number, state=TrialState.FAIL)
+        self._set(trial_id, "failure", reason)
+        self._settle(number, state=TrialState.FAIL)
         self.failed += 1
         print(f"error: {reason}", file=sys.stderr, flush=True)
 
@@ -235,19 +197,28 @@ class Worker:
         return None
 
     def run_forever(self, poll: float = 2.0) -> int:
-        """Train until no WAITING trial is left and no RUNNING trial can still fail over."""
+        """Train until no WAITING trial is left and no RUNNING trial can still fail over.
+
+        Ctrl-C or SIGTERM: training stops at its next step with the checkpoint saved, and the
+        trial this worker holds, if any, is handed back (:meth:`_hand_back`)."""
         trained = 0
-        while True:
-            STOPPER.check()
-            claim = self.patience(self.claim)
-            if claim is not None:
-                trained += self.execute(claim)
-                continue
-            step = self.patience(self._idle_step)
-            if step == "done":
-                return trained
-            if step == "wait":
-                time.sleep(poll)
+        try:
+            while True:
+                STOPPER.check()
+                claim = self.patience(self.claim)
+                if claim is not None:
+                    trained += self.execute(claim)
+                    continue
+                step = self.patience(self._idle_step)
+                if step == "done":
+                    return trained
+                if step == "wait":
+                    time.sleep(poll)
+        except (KeyboardInterrupt, Stopped) as err:
+            sig = err.signal_name if isinstance(err, Interrupted) else (STOPPER.signal_name or "SIGINT")
+            if self._held is not None:
+                self._hand_back(sig)
+            raise Interrupted(sig) from None
 
     def _idle_step(self) -> str:
         """Nothing to claim: retry lost runs, then ``again`` (runs were queued), ``done`` (none
@@ -264,21 +235,15 @@ class Worker:
 
     def execute(self, claim: _Claim) -> int:
         """Train a claimed run; returns 1 if it trained to the end, else 0."""
-        child: ChildRun | None = None
-        try:
-            dup = self._duplicate_of(claim)
-            if dup is not None:
-                self.storage.set_trial_user_attr(claim.trial_id, "duplicate_of", dup)
-                self.study.tell(claim.number, state=TrialState.PRUNED)
-                return 0
-            if self._complete_from_mlflow(claim):
-                return 0
-            child = self._start_child(claim)
-            return self._train(claim, child)
-        except (KeyboardInterrupt, Stopped) as err:
-            sig = err.signal_name if isinstance(err, Interrupted) else (STOPPER.signal_name or "SIGINT")
-            self._hand_back(claim, child, sig)
-            raise Interrupted(sig) from None
+        dup = self.patience(lambda: self._duplicate_of(claim))
+        if dup is not None:
+            self._set(claim.trial_id, "duplicate_of", dup)
+            self._settle(claim.number, state=TrialState.PRUNED)
+            return 0
+        if self._complete_from_mlflow(claim):
+            return 0
+        self._child = self._start_child(claim)
+        return self._train(claim, self._child)
 
     def _complete_from_mlflow(self, claim: _Claim) -> bool:
         """An earlier attempt finished in MLflow and its worker died before telling Optuna:
@@ -287,9 +252,9 @@ class Worker:
         if found is None:
             return False
         run_id, err = found
-        self.storage.set_trial_user_attr(claim.trial_id, "mlflow_run_id", run_id)
-        self.storage.set_trial_user_attr(claim.trial_id, "recovered", "an earlier attempt had finished in MLflow")
-        self.study.tell(claim.number, err)
+        self._set(claim.trial_id, "mlflow_run_id", run_id)
+        self._set(claim.trial_id, "recovered", "an earlier attempt had finished in MLflow")
+        self._settle(claim.number, err)
         finish_checkpoint(self._checkpoint(claim.run), self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(claim.run, f"val top-1 err {err:.2f}%, from an earlier attempt that finished in MLflow", 0.0)
@@ -300,10 +265,10 @@ class Worker:
 
     def _start_child(self, claim: _Claim) -> ChildRun:
         run = claim.run
-        self.storage.set_trial_param(claim.trial_id, "seed", float(run.seed), SEED_DISTRIBUTION)
+        self.patience(lambda: self.storage.set_trial_param(claim.trial_id, "seed", float(run.seed), SEED_DISTRIBUTION))
         tags = {
-            "suite": self.study.user_attrs.get("suite", ""),
-            "preset": self.study.user_attrs.get("preset", ""),
+            "suite": self.study_attrs.get("suite", ""),
+            "preset": self.study_attrs.get("preset", ""),
             "tables": run.tables,
             "rows": run.rows,
             "config_uid": run.config_uid,
@@ -314,7 +279,7 @@ class Worker:
         }
         child = self.tracker.start_child(self.parent_id, run.config, run.name, tags, run.seed)
         self.tracker.mark_failed_attempts(run.config_uid, run.seed, keep=child.run_id)
-        self.storage.set_trial_user_attr(claim.trial_id, "mlflow_run_id", child.run_id)
+        self._set(claim.trial_id, "mlflow_run_id", child.run_id)
         return child
 
     def _train(self, claim: _Claim, child: ChildRun) -> int:
@@ -323,7 +288,7 @@ class Worker:
         start = time.perf_counter()
         try:
             with Heartbeat(self.storage, claim.trial_id, self.settings.heartbeat_interval):
-                train_b, test_b = self.data.batches(run.config)
+                train_b, test_b = self.data.batches(run.config.data)
                 model = init_model(run.config, run.seed)
                 shape = structure(model, run.config.data.input_size)
                 bar = _bar(self.settings.progress, len(train_b) * run.config.train.epochs, run.name)
@@ -342,8 +307,8 @@ class Worker:
         except Exception as err:  # the run fails with its reason; the sweep goes on
             reason = redact(f"{type(err).__name__}: {err}")
             child.finish("FAILED", reason)
-            self.storage.set_trial_user_attr(claim.trial_id, "failure", reason)
-            self.study.tell(claim.number, state=TrialState.FAIL)
+            self._set(claim.trial_id, "failure", reason)
+            self._settle(claim.number, state=TrialState.FAIL)
             self.failed += 1
             if self.on_done:
                 self.on_done(run, f"FAILED ({reason})", time.perf_counter() - start)
@@ -359,16 +324,21 @@ class Worker:
         if outcome.resumed_from:
             child.tag("resumed_from_epoch", str(outcome.resumed_from))
         child.finish()
+        # From here a hand-back leaves the MLflow run FINISHED; a retry completes from it.
+        self._child = None
         # Hours of training end here: a store that is briefly down must not lose the result.
-        self.patience(lambda: self.study.tell(claim.number, outcome.final["val_top1_err"]))
+        self._settle(claim.number, outcome.final["val_top1_err"])
         finish_checkpoint(checkpoint, self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)
         return 1
 
-    def _hand_back(self, claim: _Claim, child: ChildRun | None, signal_name: str) -> None:
-        """Fail the interrupted trial and queue its run again at once, so another worker (or
-        the next launch) resumes it from its checkpoint; the MLflow run becomes KILLED."""
+    def _hand_back(self, signal_name: str) -> None:
+        """Fail the held trial and queue its run again at once, so another worker (or the next
+        launch) resumes it from its checkpoint; its MLflow run, if one was started, becomes
+        KILLED."""
+        claim, child = self._held, self._child
+        self._held = self._child = None
         reason = f"interrupted by {signal_name}; queued again, resumes from its checkpoint"
         with contextlib.suppress(Exception):
             self.storage.set_trial_user_attr(claim.trial_id, "failure", reason)
@@ -382,7 +352,7 @@ class Worker:
 def _bar(enabled: bool, total: int, name: str):
     if not enabled or not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # only on a terminal
 
     return tqdm(total=total, desc=name, unit="step", leave=False, dynamic_ncols=True)
 

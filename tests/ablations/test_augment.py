@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from ablations.augment import Normalize, random_crop, random_flip
+from ablations.training.augment import Normalize, random_crop, random_flip
 
 
 def _coords(n, size=32):

@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
-from ablations.config import DataConfig, ExperimentConfig, TrainConfig, config_uid, params
 from ablations.errors import ConfigError
-from ablations.schema import parse
+from ablations.experiment.config import DataConfig, ExperimentConfig, TrainConfig, config_uid, params
+from ablations.experiment.schema import parse
 from senet_core import ModelConfig, SEConfig
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ablations.config import config_uid
 from ablations.errors import ConfigError
-from ablations.sweepfile import load_yaml, resolve
+from ablations.experiment.config import config_uid
+from ablations.experiment.sweepfile import load_yaml, resolve
 from tests.conftest import ROOT
 
 VARIANTS = {

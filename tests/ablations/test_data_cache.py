@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ablations.config import DataConfig
-from ablations.data import load_split
+from ablations.experiment.config import DataConfig
+from ablations.training.data import load_split
 
 
 def test_an_unreadable_cache_is_decoded_again(data_root, tmp_path, capsys):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ablations.config import DataConfig
-from ablations.data import TensorBatches, load_split
-from ablations.excitation import GateRecorder, per_class_mask
-from ablations.trainer import evaluate
+from ablations.experiment.config import DataConfig
+from ablations.training.data import TensorBatches, load_split
+from ablations.training.excitation import GateRecorder, per_class_mask
+from ablations.training.trainer import evaluate
 from senet_core import ModelConfig, SEConfig, build_model
 
 CPU = torch.device("cpu")

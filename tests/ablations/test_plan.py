@@ -6,8 +6,8 @@ import pytest
 
 from ablations.cli import main
 from ablations.errors import ConfigError
-from ablations.plan import make_plan
-from ablations.sweepfile import load_yaml, resolve
+from ablations.experiment.plan import make_plan
+from ablations.experiment.sweepfile import load_yaml, resolve
 from tests.conftest import ROOT
 
 SWEEPS = ROOT / "sweeps.yaml"
@@ -27,7 +27,7 @@ def test_paper_suite_plan():
 
 
 def test_compile_on_the_cpu_is_announced():
-    from ablations.launch import cpu_compile_warning
+    from ablations.commands.launch import cpu_compile_warning
 
     plain = make_plan(resolve(load_yaml(SWEEPS), "paper", "tiny"))
     compiled = make_plan(resolve(load_yaml(SWEEPS), "paper", "tiny", sets={"train.compile": True}))

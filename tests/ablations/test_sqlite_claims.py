@@ -15,7 +15,7 @@ CLAIMER = """
 import sys, time
 from optuna.trial import TrialState
 from ablations.engine import make_storage, open_study
-from ablations.settings import make_settings
+from ablations.runtime.settings import make_settings
 
 settings = make_settings("race", storage=sys.argv[1])
 storage = make_storage(settings)

@@ -9,11 +9,11 @@ import yaml
 from optuna.trial import TrialState
 
 from ablations.cli import main
-from ablations.config import ExperimentConfig
 from ablations.engine import make_storage, open_study
-from ablations.schema import parse
-from ablations.settings import make_settings
-from ablations.tracking import Tracker
+from ablations.experiment.config import ExperimentConfig
+from ablations.experiment.schema import parse
+from ablations.runtime.settings import make_settings
+from ablations.tracking.writer import Tracker
 
 
 def test_status_of_runs_in_every_state(tmp_path, capsys):

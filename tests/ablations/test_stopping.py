@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ablations.stopping import Interrupted, Stopper
+from ablations.runtime.stopping import Interrupted, Stopper
 from tests.conftest import ROOT
 from tests.procs import command_line, descendants, wait_gone
 
@@ -49,7 +49,7 @@ def test_first_signal_in_training_waits_for_the_step_second_interrupts(stopper):
 PARENT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from ablations import lifeline
+    from ablations.runtime import lifeline
     child = lifeline.spawn([sys.executable, "-c", {child!r}])
     guarded = lifeline.spawn(lifeline.guard_command(["sleep", "300"], grace=2))
     print(child.pid, guarded.pid, flush=True)
@@ -58,8 +58,8 @@ PARENT = textwrap.dedent("""
 CHILD = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from ablations.lifeline import watch
-    from ablations.stopping import STOPPER
+    from ablations.runtime.lifeline import watch
+    from ablations.runtime.stopping import STOPPER
     STOPPER.install()
     assert watch()
     try:

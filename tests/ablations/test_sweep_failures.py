@@ -6,6 +6,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from ablations.cli import main
+from tests.conftest import fake_sweep
 
 
 def test_nan_run_fails_and_the_sweep_continues(tmp_path, capsys):
@@ -46,19 +47,8 @@ def test_a_run_queued_with_a_foreign_config_fails_alone(tmp_path, capsys):
     project) fails with that reason; the worker goes on with the other runs."""
     import optuna
 
-    sweep = {
-        "base": {
-            "model": {"arch": "cifar_resnet20", "num_classes": 10, "width": 0.25},
-            "data": {"name": "fake", "train_size": 32, "test_size": 20, "batch_size": 32},
-            "train": {"epochs": 1, "lr": 0.05},
-        },
-        "suites": {"s": {"tables": {99: [{"row": "a", "set": {}}, {"row": "b", "set": {"train.lr": 0.01}}]}}},
-        "presets": {"p": {"set": {}}},
-    }
-    config = tmp_path / "sweeps.yaml"
-    config.write_text(yaml.safe_dump(sweep))
-    args = ["--config", str(config), "--suite", "s", "--preset", "p", "--run-dir", str(tmp_path / "runs"),
-            "--study", "foreign", "--no-progress"]
+    rows = [{"row": "a", "set": {}}, {"row": "b", "set": {"train.lr": 0.01}}]
+    args = [*fake_sweep(tmp_path, rows), "--run-dir", str(tmp_path / "runs"), "--study", "foreign", "--no-progress"]
     assert main([*args, "--workers", "0"]) == 0
     storage = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
     rdb = optuna.storages.RDBStorage(storage)
@@ -106,7 +96,7 @@ def test_a_cuda_error_ends_the_worker_and_leaves_the_other_runs_queued(tmp_path,
 
 
 def test_gpu_slots_hand_out_the_devices_this_process_was_given():
-    from ablations.pool import gpu_slots
+    from ablations.launchers.local import gpu_slots
 
     assert gpu_slots(None, 2) == ["0", "1"]
     assert gpu_slots("2,3", 8) == ["2", "3"]  # a SLURM allocation: not 0 and 1

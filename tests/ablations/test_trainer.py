@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from ablations.config import DataConfig, ExperimentConfig, TrainConfig
-from ablations.data import TensorBatches, load_split
-from ablations.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
+from ablations.experiment.config import DataConfig, ExperimentConfig, TrainConfig
+from ablations.training.data import TensorBatches, load_split
+from ablations.training.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
 from senet_core import ModelConfig, SEConfig
 
 CPU = torch.device("cpu")
@@ -90,7 +90,7 @@ def test_different_seeds_differ(tmp_path):
 def test_compiled_training_compiles_once_keeps_the_layout_and_runs_the_last_batch_eager(tmp_path, monkeypatch):
     from torch._dynamo.testing import CompileCounter
 
-    import ablations.trainer as trainer
+    import ablations.training.trainer as trainer
 
     counter = CompileCounter()  # dynamo traces as torch.compile does; no inductor build
     options = []
@@ -166,7 +166,7 @@ def test_a_sweep_of_more_configurations_than_the_recompile_limit_compiles_every_
     here with the limit lowered to 2 and 3 configurations (the same code path, 3x faster)."""
     from torch._dynamo.testing import CompileCounter
 
-    import ablations.trainer as trainer
+    import ablations.training.trainer as trainer
 
     counter = CompileCounter()
     real_compile = torch.compile
@@ -187,7 +187,7 @@ def test_a_sweep_of_more_configurations_than_the_recompile_limit_compiles_every_
 
 def test_the_epoch_clock_is_read_after_the_device_finished(tmp_path, monkeypatch):
     """On a GPU the steps are queued: images_per_s must be timed after a synchronisation."""
-    import ablations.trainer as trainer
+    import ablations.training.trainer as trainer
 
     events = []
     monkeypatch.setattr(trainer, "synchronize", lambda device: events.append("sync"))

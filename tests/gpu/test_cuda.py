@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 import torch
 
-from ablations.config import DataConfig, ExperimentConfig, TrainConfig
-from ablations.data import TensorBatches, load_split
-from ablations.trainer import Stopped, train
+from ablations.experiment.config import DataConfig, ExperimentConfig, TrainConfig
+from ablations.training.data import TensorBatches, load_split
+from ablations.training.trainer import Stopped, train
 from senet_core import ModelConfig
 from tests.conftest import ROOT, paper_tables
 

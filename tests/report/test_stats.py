@@ -9,7 +9,7 @@ import random
 import pytest
 from scipy import stats
 
-from ablations.tracking import runs_view_url, ui_hint
+from ablations.tracking.links import runs_view_url, ui_hint
 from report.stats import compare, holm, paired, pooled_std, resolvable_gap, seeds_needed, welch
 
 A = [22.1, 22.6, 22.4, 22.9]

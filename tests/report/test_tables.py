@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ablations.config import ExperimentConfig, config_uid
-from ablations.schema import to_dict
-from ablations.tracking import Tracker, log_plan, read_study
+from ablations.experiment.config import ExperimentConfig, config_uid
+from ablations.experiment.schema import to_dict
+from ablations.tracking.reader import read_study
+from ablations.tracking.writer import Tracker, log_plan
 from report.study import build_report
 from senet_core import ModelConfig, SEConfig
 
@@ -29,6 +30,8 @@ def store(tmp_path_factory):
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     tracker = Tracker(uri, "known", tmp / "artifacts")
     parent = tracker.parent_run({"suite": "paper"})
+    # A plan in the shape 0.1.0 logged before tables carried their references, dataset and
+    # source: the report takes those from the packaged sweeps.yaml (r2.reference below).
     log_plan(tracker, parent, {
         "suite": "paper", "preset": "test", "seeds": SEEDS, "base": to_dict(R16),
         "tables": [
@@ -158,16 +161,16 @@ def test_report_seeds_with_one_seed_says_what_to_do(store, capsys, monkeypatch):
     from report.__main__ import main
 
     uri, _ = store
-    import ablations.tracking as tracking
+    import report.seeds as seeds
 
-    real = tracking.read_study
+    real = seeds.read_study
 
     def one_seed(u, s):
         study = real(u, s)
         study.plan["seeds"] = 1
         return study
 
-    monkeypatch.setattr(tracking, "read_study", one_seed)
+    monkeypatch.setattr(seeds, "read_study", one_seed)
     assert main(["seeds", "--study", "known", "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
     assert "one seed per run" in out and "cannot be estimated" in out and "--seeds 3" in out

@@ -1,6 +1,6 @@
 """``--workers N``: local worker processes, watched until they finish, stopped on a signal.
 
-Each worker holds a lifeline to the launcher (:mod:`.lifeline`), so it stops (checkpoint,
+Each worker holds a lifeline to the launcher (:mod:`ablations.runtime.lifeline`), so it stops (checkpoint,
 run queued again) when the launcher dies, SIGKILL included. With a SQLite tracking store the
 workers log through one ``mlflow server`` started here on 127.0.0.1, so no worker ever waits
 on a locked SQLite file; it ends with the launcher too.
@@ -12,24 +12,28 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
+from collections.abc import Sequence
 
-from . import lifeline
-from .settings import worker_env, worker_flags
+import optuna
+import torch
+from optuna.storages import RDBStorage
+
+from ..engine import Patience, WaitReporter
+from ..runtime import lifeline
+from ..runtime.flags import worker_argv, worker_env
+from ..runtime.settings import Settings
+from ..tracking.server import MlflowServer, ServerLost
+from ..training.device import EXIT_DEVICE_LOST
 
 REPORT_EVERY_S = 5.0  # how often the launcher looks at the study while its workers train
 
 
-def run_workers(n: int, settings, study, storage) -> list[str]:
-    """Run ``n`` workers to the end; returns a line for each worker that ended with an error
-    (it printed its own traceback). Ctrl-C/SIGTERM stop them all and propagate."""
-    import torch
-
-    from .engine import Patience, WaitReporter
-    from .tracking import MlflowServer, ServerLost
-
+def run_workers(n: int, settings: Settings, study: optuna.Study, storage: RDBStorage,
+                entry: Sequence[str]) -> list[str]:
+    """Run ``n`` workers (``entry``: the command that starts one, before its flags) to the
+    end; returns a line for each worker that ended with an error (it printed its own
+    traceback). Ctrl-C/SIGTERM stop them all and propagate."""
     server = None
     tracking = settings.tracking_uri
     if tracking.startswith("sqlite"):
@@ -37,13 +41,12 @@ def run_workers(n: int, settings, study, storage) -> list[str]:
         tracking = server.url
     gpus = gpu_slots(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()) if settings.device != "cpu" else []
     threads = settings.threads or max(1, (os.cpu_count() or 1) // n)
-    cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "run_sweep.py"), "worker",
-           *worker_flags(settings, threads), "--no-wait-report"]
+    cmd = [*entry, *worker_argv(settings, threads), "--no-wait-report"]
     procs: list[subprocess.Popen] = []
     waits = WaitReporter(study, storage, settings.grace_period, settings.heartbeat_interval)
     try:
         for i in range(n):
-            env = {**os.environ, **worker_env(settings.storage, tracking)}
+            env = {**os.environ, **worker_env(settings, tracking)}
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             procs.append(lifeline.spawn(cmd, env=env))
@@ -87,7 +90,7 @@ def exit_reason(code: int) -> str:
             return f"was killed by signal {-code}"
     if code > 128 and code - 128 in (signal.SIGINT, signal.SIGTERM):
         return f"was stopped by {signal.Signals(code - 128).name} (its run was queued again)"
-    if code == 3:
+    if code == EXIT_DEVICE_LOST:
         return "stopped after a CUDA error (its CUDA context was unusable; its run failed with the reason)"
     return f"exited with code {code}"
 

@@ -32,17 +32,33 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..errors import ConfigError, did_you_mean, unknown
 from .config import NUM_CLASSES, ExperimentConfig
-from .errors import ConfigError, did_you_mean, unknown
 from .schema import parse
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 TOP_KEYS = ("base", "seeds", "suites", "presets")
-DEFAULT_SWEEPS = Path(__file__).resolve().parent.parent / "sweeps.yaml"
+SWEEPS_NAME = "sweeps.yaml"
+
+
+def packaged_sweeps() -> Traversable:
+    """The sweep file that ships with the package (the paper's suites and the presets)."""
+    return resources.files(__package__) / SWEEPS_NAME
+
+
+def default_sweeps() -> Path | Traversable:
+    """``--config`` when none is given: a ``sweeps.yaml`` in the working directory, else the
+    packaged one."""
+    local = Path(SWEEPS_NAME)
+    return local if local.is_file() else packaged_sweeps()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -60,9 +76,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
+def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     try:
-        text = Path(path).read_text()
+        text = (Path(path) if isinstance(path, str) else path).read_text()
     except OSError as err:
         raise ConfigError(f"cannot read config file {str(path)!r}: {err.strerror}") from None
     try:

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
+from ..errors import ConfigError
+from ..experiment.config import NUM_CLASSES, DataConfig
+from ..runtime.settings import default_cache_dir
 from .augment import Normalize, random_crop, random_flip
-from .config import NUM_CLASSES, DataConfig
-from .errors import ConfigError
 
 MEAN_STD = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -31,15 +33,6 @@ MEAN_STD = {
 }
 _TORCHVISION_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
-def default_data_root() -> Path:
-    return Path(os.environ.get("SENET_DATA_ROOT", "data"))
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("SENET_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "senet-ablations"
 
 
 @dataclass(frozen=True)
@@ -105,8 +98,6 @@ def _folder_files(split_dir: Path) -> tuple[list[Path], np.ndarray, tuple[str, .
 
 
 def _decode(files: list[Path]) -> np.ndarray:
-    from PIL import Image
-
     return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
 
 
@@ -120,7 +111,7 @@ def _read_split(cfg: DataConfig, root: Path, train: bool, size: int | None) -> T
         images = _decode([files[i] for i in keep])
         labels = labels[keep]
     else:
-        from torchvision import datasets
+        from torchvision import datasets  # slow to import (1.2 s): only for this layout
 
         cls = datasets.CIFAR10 if cfg.name == "cifar10" else datasets.CIFAR100
         ds = cls(str(where), train=train, download=not (where / _TORCHVISION_DIRS[cfg.name]).is_dir())
@@ -220,7 +211,7 @@ class FolderBatches:
     """ImageFolder data (ImageNet scale) through DataLoader workers with pinned memory."""
 
     def __init__(self, cfg: DataConfig, root: Path, batch_size: int, device: torch.device, train: bool) -> None:
-        from torchvision import datasets, transforms
+        from torchvision import datasets, transforms  # slow to import (1.2 s): only for ImageFolder data
 
         mean, std = MEAN_STD["imagefolder"]
         if train:
@@ -247,7 +238,7 @@ class FolderBatches:
     def epoch(self, seed: int, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches after its first ``skip``, in the same image order as without
         the stop (the skipped images are not decoded; their augmentation draws differ)."""
-        from torch.utils.data import DataLoader, Subset
+        from torch.utils.data import DataLoader, Subset  # only for ImageFolder data
 
         gen = epoch_generator(seed, epoch, torch.device("cpu"))
         order = torch.randperm(len(self.indices), generator=gen).tolist() if self.train else range(len(self.indices))
@@ -263,3 +254,29 @@ class FolderBatches:
         )
         for x, y in loader:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+
+class DataCache:
+    """Loaded splits shared by the runs of one worker (most sweeps use one data config),
+    kept on the training device so a GPU receives the dataset once, not once per run."""
+
+    def __init__(self, data_root: Path, cache_dir: Path, device: torch.device) -> None:
+        self.data_root, self.cache_dir, self.device = data_root, cache_dir, device
+        self._splits: dict = {}
+
+    def batches(self, d: DataConfig) -> tuple[TensorBatches | FolderBatches, TensorBatches | FolderBatches]:
+        """The training and test batches of ``d``."""
+        if d.name == "imagefolder":
+            return (FolderBatches(d, self.data_root, d.batch_size, self.device, True),
+                    FolderBatches(d, self.data_root, d.eval_batch_size, self.device, False))
+        key = (d.name, d.path, d.train_size, d.test_size)
+        if key not in self._splits:
+            self._splits = {key: tuple(_on(load_split(d, self.data_root, t, self.cache_dir), self.device)
+                                       for t in (True, False))}
+        tr, te = self._splits[key]
+        return (TensorBatches(tr, d, d.batch_size, self.device, True),
+                TensorBatches(te, d, d.eval_batch_size, self.device, False))
+
+
+def _on(split: TensorSplit, device: torch.device) -> TensorSplit:
+    return TensorSplit(split.images.to(device), split.labels.to(device), split.classes)

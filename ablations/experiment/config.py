@@ -23,7 +23,7 @@ from typing import Any, Literal
 from senet_core import ARCHS, MAPPINGS, AttentionError, ModelConfig, SEConfig, check_attention, check_stages
 from senet_core.mappings import check_mapping
 
-from .errors import unknown
+from ..errors import unknown
 from .schema import flatten
 
 DatasetName = Literal["cifar10", "cifar100", "imagefolder", "fake"]

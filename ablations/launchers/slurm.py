@@ -1,7 +1,8 @@
 """``--launcher slurm``: the study's workers as one SLURM job array, submitted through submitit.
 
 The launcher creates and queues the study as ``--workers 0`` does, then submits N array
-tasks, each running the ``worker`` entry with the same study, checkpoint and data folders.
+tasks, each running the worker entry point it is handed with the same study, checkpoint and
+data folders.
 The storage and tracking URLs, passwords included, reach the tasks through the job's
 environment (``SENET_STORAGE``, ``MLFLOW_TRACKING_URI``; sbatch passes the submitting
 environment on by default), never through the sbatch script, a task's command line or a log.
@@ -11,18 +12,25 @@ run back to the queue with its checkpoint, as a local worker does.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
-from .settings import worker_env
-from .urls import redact
+import submitit
+
+from ..errors import ConfigError
+from ..runtime.flags import worker_env
+from ..runtime.settings import Settings
+from ..runtime.urls import redact
+
+Entry = Callable[[list[str]], int]  # a worker's entry point: its flags -> exit code
 
 
 @dataclass(frozen=True)
@@ -37,17 +45,15 @@ class SlurmOptions:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def run_worker(argv: list[str]) -> int:
-    """What each array task runs (pickled by reference by submitit): the ``worker`` entry."""
-    from .cli import main
-
-    code = main(["worker", *argv])
+def task(entry: Entry, argv: list[str]) -> int:
+    """What each array task runs (``entry`` pickled by reference by submitit)."""
+    code = entry(argv)
     if code not in (0, 1):  # 1: some run failed, which the study records; anything else is the task's own failure
         raise SystemExit(code)
     return code
 
 
-def check(settings, options: SlurmOptions, checkpoint_given: bool, data_root_given: bool) -> None:
+def check(settings: Settings, options: SlurmOptions, checkpoint_given: bool, data_root_given: bool) -> None:
     """Refuse what cannot work on a cluster, before anything is written or submitted."""
     if settings.storage.startswith("sqlite"):
         raise ConfigError("--launcher slurm: --storage is SQLite, whose file lock nodes cannot share safely; "
@@ -74,9 +80,7 @@ def _partitions() -> list[str]:
     return sorted(set(out.stdout.split()))
 
 
-def executor(options: SlurmOptions, folder: Path, workers: int, name: str):
-    import submitit
-
+def executor(options: SlurmOptions, folder: Path, workers: int, name: str) -> submitit.SlurmExecutor:
     ex = submitit.SlurmExecutor(folder=folder / "%j")
     params: dict = {"job_name": name, "time": options.time_min, "array_parallelism": options.array_parallelism or workers}
     for key, value in (("partition", options.partition), ("gpus_per_task", options.gpus_per_task),
@@ -106,13 +110,14 @@ def sbatch_script(ex, workers: int) -> str:
         del ex.parameters["map_count"]
 
 
-def submit(ex, worker_argv: list[str], workers: int, settings) -> list:
-    """Submit the array; the secrets travel in the environment the tasks inherit."""
-    secrets = worker_env(settings.storage, settings.tracking_uri)
+def submit(ex: submitit.SlurmExecutor, entry: Entry, argv: list[str], workers: int, settings: Settings) -> list:
+    """Submit ``workers`` tasks, each ``entry(argv)``; the secrets travel in the environment
+    the tasks inherit."""
+    secrets = worker_env(settings)
     env_before = {k: os.environ.get(k) for k in secrets}
     os.environ.update(secrets)
     try:
-        return ex.map_array(run_worker, [list(worker_argv) for _ in range(workers)])
+        return ex.map_array(functools.partial(task, entry), [list(argv) for _ in range(workers)])
     finally:
         for key, value in env_before.items():
             if value is None:
@@ -144,10 +149,10 @@ def follow(study_counts, job_id: str, every: float = 10.0) -> None:
         time.sleep(every)
 
 
-def announce(job_id: str, folder: Path, settings, workers: int) -> str:
+def announce(job_id: str, folder: Path, settings: Settings, workers: int) -> str:
     study = settings.study
     storage = redact(settings.storage)
     return (f"submitted SLURM job {job_id}: an array of {workers} worker tasks\n"
             f"  logs:    {folder}/{job_id}_*\n"
-            f"  status:  {sys.executable} run_sweep.py status --study {shlex.quote(study)} --storage {shlex.quote(storage)}\n"
+            f"  status:  {shlex.quote(sys.executable)} -m ablations status --study {shlex.quote(study)} --storage {shlex.quote(storage)}\n"
             f"  cancel:  scancel {job_id}   (the runs in progress go back to the queue with their checkpoints)")

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from senet_core import ResNet, build_model, narrowest_conv
 
-from .config import ExperimentConfig, TrainConfig
+from ..experiment.config import ExperimentConfig, TrainConfig
 from .data import TensorBatches
 from .excitation import GateRecorder, per_class_mask
 

@@ -9,16 +9,14 @@ import torch.nn.functional as F
 
 from senet_core import build_model, median_latency_s, structure
 
-from .plan import Plan, table_tag
-from .trainer import memory_format
-from .wording import count
+from ..experiment.plan import Plan, table_tag
+from ..wording import count
+from .trainer import memory_format, synchronize
 
 
 def measure_images_per_s(cfg, device: torch.device | None = None, steps: int = 3) -> float:
     """Training images/s of ``cfg`` on ``device`` (default the CPU), from a few steps: on a GPU
     at the config's batch, with its bf16 autocast and memory format, timed after a sync."""
-    from .trainer import synchronize
-
     device = device or torch.device("cpu")
     model = build_model(cfg.model).to(device)
     size = cfg.data.input_size

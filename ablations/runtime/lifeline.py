@@ -9,7 +9,7 @@ cannot miss a parent that died before the child was ready.
 - :func:`watch`, in a child of ours (the sweep worker): when the parent dies, SIGTERM to
   itself, the graceful stop a scheduler would send (checkpoint, hand the run back); if that
   has not ended the process ``HARD_EXIT_S`` later, it exits anyway.
-- ``python -m ablations.lifeline [--signal NAME] -- CMD ...`` guards a program that is not
+- ``python -m ablations.runtime.lifeline [--signal NAME] -- CMD ...`` guards a program that is not
   ours (the MLflow server and its helpers, a test PostgreSQL): CMD runs in its own process
   group, and when the guard's parent dies, or the guard gets SIGTERM/SIGINT, or CMD exits,
   the whole group gets the signal and, ``--grace`` seconds later, SIGKILL.
@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 ENV = "SENET_LIFELINE_FD"
 HARD_EXIT_S = 60.0
@@ -123,15 +122,12 @@ def guard(cmd: Sequence[str], sig: int = signal.SIGTERM, grace: float = 15.0) ->
 
 
 def guard_command(cmd: Sequence[str], sig: str = "SIGTERM", grace: float = 15.0) -> list[str]:
-    """The command line that runs ``cmd`` under :func:`guard`, importable whether or not the
-    project is installed."""
-    root = str(Path(__file__).resolve().parent.parent)
-    boot = f"import sys; sys.path.insert(0, {root!r}); from ablations.lifeline import main; sys.exit(main())"
-    return [sys.executable, "-c", boot, "--signal", sig, "--grace", str(grace), "--", *cmd]
+    """The command line that runs ``cmd`` under :func:`guard`."""
+    return [sys.executable, "-m", __name__, "--signal", sig, "--grace", str(grace), "--", *cmd]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ablations.lifeline",
+    p = argparse.ArgumentParser(prog="python -m ablations.runtime.lifeline",
                                 description="Run CMD; end its whole process group when this process's parent ends.")
     p.add_argument("--signal", default="SIGTERM", help="signal that stops CMD's group (default: SIGTERM)")
     p.add_argument("--grace", type=float, default=15.0, help="seconds before SIGKILL (default: 15)")

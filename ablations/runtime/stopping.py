@@ -63,12 +63,12 @@ class Stopper:
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
-        """Within this block the first signal only sets ``requested``."""
-        self._deferring = True
+        """Within this block the first signal only sets ``requested`` (blocks may nest)."""
+        outer, self._deferring = self._deferring, True
         try:
             yield
         finally:
-            self._deferring = False
+            self._deferring = outer
 
 
 STOPPER = Stopper()

@@ -1,0 +1,5 @@
+"""``python -m ablations``: the same as ``run_sweep.py``."""
+
+from .cli import run
+
+run()

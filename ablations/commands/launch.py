@@ -1,0 +1,268 @@
+"""``run_sweep.py``: a launch. Queue the plan's runs, then train them here, in local worker
+processes, or as a SLURM job array, and say what happened. Bad input is refused before
+anything is written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage
+
+from .. import engine
+from ..errors import ConfigError
+from ..experiment.plan import Plan, make_plan
+from ..experiment.sweepfile import default_sweeps, load_yaml, parse_set, resolve
+from ..launchers import slurm
+from ..launchers.local import run_workers
+from ..runtime.flags import settings_from_args, worker_argv
+from ..runtime.settings import Settings, make_settings
+from ..runtime.stopping import Interrupted
+from ..runtime.urls import redact
+from ..tracking.links import ui_hint
+from ..tracking.server import ServerLost
+from ..tracking.writer import Tracker, log_plan
+from ..training.data import check_data
+from ..training.device import DeviceLost, resolve_device
+from ..training.estimate import describe_plan
+from ..wording import count
+from . import worker
+from .process import quiet_libraries
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A launch's study once its runs are queued, and the study's parent run in MLflow."""
+
+    storage: RDBStorage
+    study: optuna.Study
+    finished_before: int
+    tracker: Tracker
+    parent_id: str
+    parent_tags: dict[str, str]
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    settings = settings_from_args(args, args.study or f"{plan.sweep.suite}-{plan.sweep.preset}")
+    quiet_libraries()
+    return launch(args, plan, settings)
+
+
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    data = load_yaml(args.config or default_sweeps())
+    sets = dict(parse_set(s) for s in args.sets)
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
+    return make_plan(resolve(data, args.suite, args.preset, sets, args.seeds))
+
+
+def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
+    """Queue the plan's runs in the study and train them: in this process (``--workers 1``),
+    in local worker processes, or as a SLURM job array; or only queue them (``--workers 0``)."""
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
+    cluster = slurm_options(args, settings) if args.launcher == "slurm" else None
+    if args.dry_run:
+        return dry_run(args, plan, settings, cluster)
+    check_inputs(plan, settings)
+    # Refuses a GPU-less 'auto' where GPUs were handed out (not here for SLURM: the nodes have them).
+    device = resolve_device("cpu" if cluster else settings.device)
+    queued = queue(plan, settings, args.config)
+    if args.workers and (warning := cpu_compile_warning(plan, device.type)):
+        print(f"warning: {warning}", file=sys.stderr)
+    if cluster and args.workers:
+        return launch_slurm(args, settings, cluster, plan, queued)
+    return train_here(args, settings, plan, queued)
+
+
+def dry_run(args: argparse.Namespace, plan: Plan, settings: Settings, cluster: slurm.SlurmOptions | None) -> int:
+    """The plan (and, for SLURM, the sbatch script); nothing is written or submitted."""
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=1))
+    else:
+        print(describe_plan(plan, device=resolve_device(settings.device)))
+    if cluster:
+        ex = slurm.executor(cluster, settings.run_dir.resolve() / "slurm", args.workers, settings.study)
+        print(f"\nsbatch script of the array ({count(args.workers, 'task')}; nothing submitted):\n")
+        print(slurm.sbatch_script(ex, args.workers))
+    return 0
+
+
+def check_inputs(plan: Plan, settings: Settings) -> None:
+    for data_cfg, num_classes in {(cfg.data, cfg.model.num_classes) for cfg in plan.configs.values()}:
+        check_data(data_cfg, settings.data_root, num_classes)
+
+
+def cpu_compile_warning(plan: Plan, device_type: str) -> str | None:
+    """What ``train.compile`` costs where runs train on the CPU: minutes before each first step."""
+    if device_type != "cpu" or not any(cfg.train.compile for cfg in plan.configs.values()):
+        return None
+    return ("train.compile is on and runs train on the CPU: each run compiles before its first step "
+            "(measured on 2 cores: about 45 s for a width-1/8 ResNet-20, 2.5 min for a ResNet-110)")
+
+
+def queue(plan: Plan, settings: Settings, config_file: Path | None) -> Queued:
+    """Create or open the study, queue every planned run it has not finished, and open the
+    study's parent run in MLflow with the plan the report reads."""
+    storage = engine.make_storage(settings)
+    st = engine.open_study(settings, storage, create=True)
+    for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": plan.sweep.seeds,
+                       "config_file": str(config_file or default_sweeps())}.items():
+        st.set_user_attr(key, value)
+    done, queued = engine.enqueue_missing(st, plan)
+    print(f"study {settings.study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
+          f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
+    parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds),
+                   "git_commit": source_commit()}
+    tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
+    parent_id = tracker.parent_run(parent_tags)
+    log_plan(tracker, parent_id, plan.to_report_json())
+    return Queued(storage, st, done, tracker, parent_id, parent_tags)
+
+
+def slurm_options(args: argparse.Namespace, settings: Settings) -> slurm.SlurmOptions:
+    extra = {}
+    for item in args.slurm_extra:
+        key, value = parse_set(item)
+        extra[key.replace("-", "_")] = str(value)
+    for flag, value in (("--slurm-time", args.slurm_time), ("--slurm-array-parallelism", args.slurm_array_parallelism),
+                        ("--slurm-cpus-per-task", args.slurm_cpus_per_task), ("--slurm-mem-gb", args.slurm_mem_gb)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{flag} must be positive, got {value}")
+    options = slurm.SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus_per_task,
+                                 args.slurm_cpus_per_task, args.slurm_mem_gb, args.slurm_array_parallelism,
+                                 tuple(args.slurm_setup), extra)
+    slurm.check(settings, options, args.checkpoint_dir is not None, args.data_root is not None)
+    return options
+
+
+def train_here(args: argparse.Namespace, settings: Settings, plan: Plan, q: Queued) -> int:
+    """Train the queued runs in this process or in local workers (none with ``--workers 0``),
+    then say what happened; the exit code says whether every run finished."""
+    # The sweep may end while the study's database is briefly away: its counts wait for it too.
+    patience = engine.Patience(lambda line: print(line, flush=True))
+
+    def counts_now() -> engine.Counts:
+        return patience(lambda: engine.study_counts(q.study, plan))
+
+    started = time.perf_counter()
+    worker_errors: list[str] = []
+    if args.workers:
+        q.tracker.set_status(q.parent_id, "RUNNING")
+    try:
+        if args.workers == 1:
+            _run_inline(settings, plan, q)
+        elif args.workers > 1:
+            worker_errors = run_workers(args.workers, settings, q.study, q.storage, worker.COMMAND)
+    except Interrupted as err:
+        return _interrupted(err, counts_now(), q)
+    except (DeviceLost, ServerLost) as err:
+        print(f"error: {err}", file=sys.stderr)
+        q.tracker.set_status(q.parent_id, "FAILED")
+        return 1
+    counts = counts_now()
+    if args.workers:
+        q.tracker.set_status(q.parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
+    _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
+    for line in worker_errors:
+        print(f"warning: {line}", file=sys.stderr)
+    # A dead worker's run is retried by the others while they still have work; one left
+    # queued or held when no worker is left is finished by a rerun.
+    if args.workers and counts.unfinished:
+        print(f"error: {count(counts.unfinished, 'run')} left unfinished by a worker that stopped "
+              "early; run the same command again to finish them", file=sys.stderr)
+    return 1 if counts.failed or (args.workers and counts.unfinished) else 0
+
+
+def launch_slurm(args: argparse.Namespace, settings: Settings, options: slurm.SlurmOptions, plan: Plan,
+                 q: Queued) -> int:
+    """Submit the array; with --wait, follow it to the end like a local launch."""
+    folder = settings.run_dir.resolve() / "slurm"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ex = slurm.executor(options, folder, args.workers, settings.study)
+    jobs = slurm.submit(ex, worker.main, worker_argv(settings), args.workers, settings)
+    job_id = jobs[0].job_id.split("_")[0]
+    q.study.set_user_attr("slurm_jobs", [*q.study.user_attrs.get("slurm_jobs", []), job_id])
+    print(slurm.announce(job_id, folder, settings, args.workers), flush=True)
+    if not args.wait:
+        return 0
+    started = time.perf_counter()
+    slurm.follow(lambda: engine.study_counts(q.study, plan), job_id)
+    counts = engine.study_counts(q.study, plan)
+    _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
+    if counts.unfinished:
+        print(f"error: {count(counts.unfinished, 'run')} left unfinished and no task of job {job_id} is left; "
+              "run the same command again to finish them", file=sys.stderr)
+    return 1 if counts.failed or counts.unfinished else 0
+
+
+def _interrupted(err: Interrupted, counts: engine.Counts, q: Queued) -> int:
+    """One line on what a signal left, and the shell's exit code for that signal."""
+    q.tracker.set_status(q.parent_id, "KILLED")
+    print(f"\ninterrupted by {err.signal_name}: {counts.finished}/{counts.planned} runs finished; the runs in "
+          f"progress stopped at a training step with their checkpoints and were queued again "
+          f"({count(counts.unfinished, 'run')} to go); run the same command again to finish them", file=sys.stderr)
+    return err.exit_code
+
+
+def source_commit() -> str:
+    """The git commit of the project's code when it runs from a checkout ("unknown" when it
+    is installed: a virtual environment inside some other repository is not our checkout)."""
+    package = Path(str(resources.files("ablations")))
+    try:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "__init__.py"], cwd=package,
+                                 capture_output=True, timeout=5)
+        if tracked.returncode != 0:
+            return "unknown"
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=package, capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def _run_inline(settings: Settings, plan: Plan, q: Queued) -> None:
+    total = len(plan.runs)
+    bar = None
+    if settings.progress and sys.stderr.isatty():
+        from tqdm import tqdm  # only on a terminal
+
+        bar = tqdm(total=total, initial=q.finished_before, desc="sweep", unit="run", dynamic_ncols=True)
+    finished = [q.finished_before]
+
+    def on_done(run, result: str, seconds: float) -> None:
+        finished[0] += 1
+        if bar:
+            bar.update(1)
+            bar.set_postfix_str(f"{run.name}: {result}")
+        else:
+            print(f"[{finished[0]}/{total}] {run.name}: {result} ({seconds:.1f} s)", flush=True)
+
+    say = bar.write if bar else (lambda line: print(line, flush=True))
+    runner = engine.Worker(settings, q.parent_tags, on_done, q.storage, q.tracker, say=say)
+    try:
+        runner.run_forever()
+    finally:
+        if bar:
+            bar.close()
+
+
+def _summary(settings: Settings, counts: engine.Counts, seconds: float, workers: int, experiment_id: str) -> None:
+    default_tracking = make_settings(settings.study).tracking_uri  # what ``python -m report`` uses when given none
+    print(
+        f"\n{counts.finished}/{counts.planned} runs finished, {counts.failed} failed "
+        f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
+        f"  MLflow:  {ui_hint(settings.tracking_uri, experiment_id, settings.study)}\n"
+        f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
+        f"  Report:  python -m report --study {shlex.quote(settings.study)}"
+        + (f" --tracking-uri {shlex.quote(redact(settings.tracking_uri))}" if settings.tracking_uri != default_tracking else "")
+    )

@@ -1,0 +1,50 @@
+"""``run_sweep.py status``: what a study's runs are doing, read from its stores; changes
+nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from .. import engine
+from ..errors import ConfigError
+from ..runtime.settings import make_settings
+from ..runtime.urls import missing, redact, require_existing
+from ..tracking.reader import epochs_logged
+from ..wording import count
+from .process import quiet_libraries
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = make_settings(args.study, run_dir=args.run_dir, storage=args.storage, tracking_uri=args.tracking_uri)
+    require_existing(settings.storage, "--storage", "give the study's --storage or --run-dir")
+    quiet_libraries()
+    storage = engine.make_storage(settings)
+    try:
+        st = engine.open_study(settings, storage, create=False)
+    except KeyError:
+        names = engine.study_names(storage)
+        raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}; studies there: "
+                          f"{', '.join(names) or 'none'}") from None
+    status = engine.study_status(st, storage)
+    ids = [r.mlflow_run_id for r in status.running if r.mlflow_run_id]
+    reached = epochs_logged(settings.tracking_uri, ids) if ids and not missing(settings.tracking_uri) else {}
+    if args.format == "json":
+        out = asdict(status)
+        for run in out["running"]:
+            run["epochs_done"] = reached.get(run["mlflow_run_id"])
+        print(json.dumps(out, indent=1))
+        return 0
+    c = status.counts
+    print(f"study {status.study!r} ({redact(settings.storage)}): {count(status.runs, 'run')}: {c['finished']} finished, "
+          f"{c['running']} running, {c['queued']} queued, {c['failed']} failed; "
+          f"{status.retried} retried ({count(status.retries, 'retry', 'retries')})")
+    for r in status.running:
+        done = reached.get(r.mlflow_run_id or "")
+        epoch = f"epoch {done}/{r.epochs}" if done is not None and r.epochs else "epoch ?"
+        beat = f"heartbeat {r.heartbeat_age:.0f} s ago" if r.heartbeat_age is not None else "no heartbeat"
+        print(f"  running: {r.name} (trial {r.trial}), {epoch}, on {r.worker}, {beat}")
+    if status.slurm_jobs:
+        print(f"  SLURM jobs: {', '.join(status.slurm_jobs)}")
+    return 0
