@@ -144,24 +144,88 @@ def _save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _resume_state(checkpoint: Path, model: ResNet, device: torch.device) -> dict | None:
-    """The checkpoint's state, or None when it cannot be read or does not fit the model (a
-    file cut short by a full disk, a change to a user's own module): the file is set aside
-    and the run starts afresh, since every retry would otherwise fail the same way."""
-    try:
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        own, saved = model.state_dict(), state["model"]
-        if own.keys() != saved.keys() or any(own[k].shape != saved[k].shape for k in own):
-            raise ValueError("its weights do not fit this configuration's model")
-        if lacking := {"optimizer", "scheduler", "history", "epoch"} - state.keys():
-            raise KeyError(f"no {', '.join(sorted(lacking))}")
-        return state
-    except Exception as err:
-        aside = checkpoint.with_name(checkpoint.name + ".unreadable")
-        os.replace(checkpoint, aside)
-        print(f"checkpoint {checkpoint} cannot be resumed ({type(err).__name__}: {err}); set aside as "
-              f"{aside.name}, the run starts from epoch 0", file=sys.stderr, flush=True)
-        return None
+@dataclass
+class EpochTally:
+    """A training epoch's running sums, kept on the device: the steps taken, their summed
+    loss and misclassified images, the seconds spent and the learning rate at its start."""
+
+    step: int
+    loss_sum: torch.Tensor
+    wrong: torch.Tensor
+    seconds: float
+    lr: float
+
+    @classmethod
+    def fresh(cls, lr: float, device: torch.device) -> EpochTally:
+        return cls(0, torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long), 0.0, lr)
+
+    @classmethod
+    def from_saved(cls, saved: dict, device: torch.device) -> EpochTally:
+        return cls(int(saved["step"]), torch.tensor(float(saved["loss_sum"]), device=device),
+                   torch.tensor(int(saved["wrong"]), device=device, dtype=torch.long), float(saved["seconds"]),
+                   float(saved["lr"]))
+
+    def to_saved(self, seconds: float) -> dict:
+        return {"step": self.step, "loss_sum": self.loss_sum.item(), "wrong": self.wrong.item(),
+                "seconds": seconds, "lr": self.lr}
+
+
+@dataclass
+class Progress:
+    """How far a run has come: the epochs done (with their metrics) and, when a stop came
+    mid-epoch, the tally of the next epoch up to that step. What a checkpoint holds beside
+    the model, optimiser and schedule."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    partial: dict | None = None  # EpochTally.to_saved() of epoch ``epoch``
+
+    def tally(self, epoch: int, lr: float, device: torch.device) -> EpochTally:
+        """Where ``epoch`` starts: from the stop inside it, or from its first step."""
+        if epoch == self.epoch and self.partial and self.partial.get("step"):
+            return EpochTally.from_saved(self.partial, device)
+        return EpochTally.fresh(lr, device)
+
+
+class Checkpoint:
+    """A run's resumable state in one file, written after every epoch and at a stop."""
+
+    KEYS = ("model", "optimizer", "scheduler", "history", "epoch")
+
+    def __init__(self, path: Path | None, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler) -> None:
+        self.path, self.model, self.opt, self.sched = path, model, opt, sched
+
+    def save(self, progress: Progress) -> None:
+        if self.path is not None:
+            _save(self.path, {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                              "scheduler": self.sched.state_dict(), "history": progress.history,
+                              "epoch": progress.epoch, "partial": progress.partial})
+
+    def restore(self, device: torch.device) -> Progress:
+        """Load the saved state into the model, optimiser and schedule; a fresh start when
+        there is none, or when it cannot be read or does not fit the model (a file cut short
+        by a full disk, a change to a user's own module): such a file is set aside, since
+        every retry would otherwise fail the same way."""
+        if self.path is None or not self.path.exists():
+            return Progress()
+        try:
+            state = torch.load(self.path, map_location=device, weights_only=True)
+            own, saved = self.model.state_dict(), state["model"]
+            if own.keys() != saved.keys() or any(own[k].shape != saved[k].shape for k in own):
+                raise ValueError("its weights do not fit this configuration's model")
+            if lacking := set(self.KEYS) - state.keys():
+                raise KeyError(f"no {', '.join(sorted(lacking))}")
+        except Exception as err:
+            aside = self.path.with_name(self.path.name + ".unreadable")
+            os.replace(self.path, aside)
+            print(f"checkpoint {self.path} cannot be resumed ({type(err).__name__}: {err}); set aside as "
+                  f"{aside.name}, the run starts from epoch 0", file=sys.stderr, flush=True)
+            return Progress()
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        return Progress(int(state["epoch"]), list(state["history"]), state.get("partial") or None)
 
 
 def finish_checkpoint(checkpoint: Path, keep: str) -> None:
@@ -200,100 +264,97 @@ def train(
     class, chosen by ``test_batches.labels``). ``model``: the network :func:`init_model`
     built for this config and seed, when the caller has it already.
     """
+    tc = cfg.train
     model = model if model is not None else init_model(cfg, seed)
     model.to(device)
     fmt = memory_format(cfg, model, device)
     model.to(memory_format=fmt)
-    tc = cfg.train
-    opt = torch.optim.SGD(
-        model.parameters(), lr=tc.lr, momentum=tc.momentum, nesterov=tc.nesterov and tc.momentum > 0,
-        weight_decay=tc.weight_decay,
-    )
-    steps = len(train_batches)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(tc, steps))
-    history: list[dict[str, float]] = []
-    start = 0
-    partial: dict = {}  # the steps already taken in epoch ``start`` before a stop
-    state = _resume_state(checkpoint, model, device) if checkpoint is not None and checkpoint.exists() else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        history = list(state["history"])
-        start = int(state["epoch"])
-        partial = state.get("partial") or {}
-        if on_epoch:
-            for i, h in enumerate(history):
-                on_epoch(i, h)
-
-    def save(epoch: int, partial_epoch: dict | None) -> None:
-        if checkpoint is not None:
-            _save(checkpoint, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "history": history, "epoch": epoch,
-                "partial": partial_epoch,
-            })
-
+    opt = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum,
+                          nesterov=tc.nesterov and tc.momentum > 0, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(tc, len(train_batches)))
+    saved = Checkpoint(checkpoint, model, opt, sched)
+    done = saved.restore(device)
+    if on_epoch:
+        for i, metrics in enumerate(done.history):
+            on_epoch(i, metrics)
     gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
-    # Inductor would turn the convolutions channels_last on its own, narrow ones included,
-    # where oneDNN hangs (MIN_CPU_CHANNELS_LAST); it keeps the layout chosen here instead.
-    compiled = None
-    if tc.compile:
-        # Dynamo keeps at most 8 compiled versions of ResNet.forward per process
-        # (recompile_limit); past that a sweep's later runs would silently train eager.
-        torch._dynamo.reset()
-        compiled = torch.compile(model, options={"layout_optimization": fmt == torch.channels_last})
+    step = _Stepper(model, _compiled(model, tc, fmt), opt, sched, tc, fmt, device, train_batches.batch_size)
+    resumed_from = done.epoch
     model.train()
-    for epoch in range(start, tc.epochs):
-        skip = int(partial.get("step", 0)) if epoch == start else 0
-        t0 = time.perf_counter() - (float(partial.get("seconds", 0.0)) if skip else 0.0)
-        loss_sum = torch.tensor(float(partial.get("loss_sum", 0.0)) if skip else 0.0, device=device)
-        wrong = torch.tensor(int(partial.get("wrong", 0)) if skip else 0, device=device, dtype=torch.long)
-        lr = float(partial.get("lr", opt.param_groups[0]["lr"])) if skip else opt.param_groups[0]["lr"]
-        for i, (x, y) in enumerate(train_batches.epoch(seed, epoch, skip), start=skip):
-            x = x.contiguous(memory_format=fmt)
-            # An epoch's smaller last batch runs eager: a new shape would cost a second
-            # compilation (about a minute for a ResNet-20 on the CPU) for one step.
-            forward = compiled if compiled is not None and len(y) == train_batches.batch_size else model
-            with _autocast(tc.amp, device):
-                logits = forward(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=tc.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach() * len(y)
-            wrong += (logits.detach().argmax(1) != y).sum()
-            if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
-                raise NonFiniteLoss(f"non-finite training loss at epoch {epoch} step {i}")
+    for epoch in range(done.epoch, tc.epochs):
+        tally = done.tally(epoch, opt.param_groups[0]["lr"], device)
+        t0 = time.perf_counter() - tally.seconds
+        for x, y in train_batches.epoch(seed, epoch, tally.step):
+            step(x, y, tally)
+            if tally.step % CHECK_EVERY == 0 and not torch.isfinite(tally.loss_sum):
+                raise NonFiniteLoss(f"non-finite training loss at epoch {epoch} step {tally.step - 1}")
             if progress:
                 progress(1)
             if should_stop is not None and should_stop():
-                save(epoch, {"step": i + 1, "loss_sum": loss_sum.item(), "wrong": wrong.item(),
-                             "seconds": time.perf_counter() - t0, "lr": lr})
-                raise Stopped(epoch, i + 1)
+                done.partial = tally.to_saved(time.perf_counter() - t0)
+                saved.save(done)
+                raise Stopped(epoch, tally.step)
         synchronize(device)  # the epoch's steps are queued on a GPU until here
         train_time = time.perf_counter() - t0
-        n = train_batches.num_images
-        total_loss = loss_sum.item()
-        if not math.isfinite(total_loss):
-            raise NonFiniteLoss(f"non-finite training loss ({total_loss}) at epoch {epoch}")
-        metrics = {
-            "train_loss": total_loss / n,
-            "train_top1_err": 100.0 * wrong.item() / n,
-            "lr": lr,
-            **evaluate(model, test_batches, tc.amp, device, fmt, gates if epoch == tc.epochs - 1 else None),
-            "images_per_s": n / train_time,
-        }
+        last = epoch == tc.epochs - 1
+        metrics = {**_training_metrics(tally, train_batches.num_images, epoch),
+                   **evaluate(model, test_batches, tc.amp, device, fmt, gates if last else None),
+                   "images_per_s": train_batches.num_images / train_time}
         metrics["epoch_time_s"] = time.perf_counter() - t0
-        history.append(metrics)
-        save(epoch + 1, None)
+        done.history.append(metrics)
+        done.epoch, done.partial = epoch + 1, None
+        saved.save(done)
         if on_epoch:
             on_epoch(epoch, metrics)
-        if should_stop is not None and should_stop() and epoch + 1 < tc.epochs:
+        if should_stop is not None and should_stop() and not last:
             raise Stopped(epoch + 1, 0)
     # Nothing trained here (0 epochs, or a finished run resumed): one evaluation gives both.
-    final = history[-1] if start < tc.epochs else evaluate(model, test_batches, tc.amp, device, fmt, gates)
-    excitation = gates.stats(test_batches.classes)
-    return Outcome(history, excitation, start,
+    final = done.history[-1] if resumed_from < tc.epochs else evaluate(model, test_batches, tc.amp, device, fmt, gates)
+    return Outcome(done.history, gates.stats(test_batches.classes), resumed_from,
                    {k: final[k] for k in ("val_loss", "val_top1_err", "val_top5_err")})
+
+
+def _compiled(model: torch.nn.Module, tc: TrainConfig, fmt: torch.memory_format) -> Callable | None:
+    """``train.compile``: the compiled forward, or None."""
+    if not tc.compile:
+        return None
+    # Dynamo keeps at most 8 compiled versions of ResNet.forward per process
+    # (recompile_limit); past that a sweep's later runs would silently train eager.
+    torch._dynamo.reset()
+    # Inductor would turn the convolutions channels_last on its own, narrow ones included,
+    # where oneDNN hangs (MIN_CPU_CHANNELS_LAST); it keeps the layout chosen here instead.
+    return torch.compile(model, options={"layout_optimization": fmt == torch.channels_last})
+
+
+class _Stepper:
+    """One SGD step on a batch, its loss and errors added to the epoch's tally."""
+
+    def __init__(self, model: torch.nn.Module, compiled: Callable | None, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler, tc: TrainConfig, fmt: torch.memory_format,
+                 device: torch.device, batch_size: int) -> None:
+        self.model, self.compiled, self.opt, self.sched = model, compiled, opt, sched
+        self.tc, self.fmt, self.device, self.batch_size = tc, fmt, device, batch_size
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, tally: EpochTally) -> None:
+        x = x.contiguous(memory_format=self.fmt)
+        # An epoch's smaller last batch runs eager: a new shape would cost a second
+        # compilation (about a minute for a ResNet-20 on the CPU) for one step.
+        forward = self.compiled if self.compiled is not None and len(y) == self.batch_size else self.model
+        with _autocast(self.tc.amp, self.device):
+            logits = forward(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=self.tc.label_smoothing)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        tally.loss_sum += loss.detach() * len(y)
+        tally.wrong += (logits.detach().argmax(1) != y).sum()
+        tally.step += 1
+
+
+def _training_metrics(tally: EpochTally, n: int, epoch: int) -> dict[str, float]:
+    """The epoch's training loss and error (the epoch's one read of the device's sums)."""
+    total_loss = tally.loss_sum.item()
+    if not math.isfinite(total_loss):
+        raise NonFiniteLoss(f"non-finite training loss ({total_loss}) at epoch {epoch}")
+    return {"train_loss": total_loss / n, "train_top1_err": 100.0 * tally.wrong.item() / n, "lr": tally.lr}
