@@ -8,7 +8,7 @@ and stay out of :func:`config_uid`.
 Adding a field: give it a default and ``metadata=SINCE_0_2`` (or a ``since`` of the version
 that adds it). It then enters :func:`config_uid` only when it differs from its default, so
 the uid of every configuration users have already run stays the same
-(tests/ablations/test_config_uid_promise.py checks them all).
+(tests/ablations/experiment/test_config_uid_promise.py checks them all).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def config_uid(cfg: ExperimentConfig) -> str:
     """Stable 12-hex-digit hash of the experiment-defining fields.
 
     A promise to the user's stores: finished runs are keyed by it, so the uid of an existing
-    configuration never changes (tests/ablations/config_uids.json holds every uid of the
+    configuration never changes (tests/ablations/experiment/config_uids.json holds every uid of the
     first release's suites and presets). New fields get ``since`` metadata.
     """
     payload = json.dumps(flatten(cfg, keep=_in_uid), sort_keys=True)
