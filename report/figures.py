@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from .tables import TableResult  # noqa: E402
+from .tables import TableResult
 
 DPI = 160
 
 
-def _save(fig, path: Path) -> Path:
+def _subplots(*args, figsize: tuple[float, float], **kwargs):
+    """A figure and its axes, without pyplot: no backend is chosen and no figure is kept
+    open, whatever the importing program (a notebook, a GUI) uses matplotlib for."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return path
 
 
@@ -29,7 +32,7 @@ def table_figure(t: TableResult, path: Path) -> Path:
     from its reference with the 95% interval, and the paper's errors."""
     labels = [r.row for r in t.rows]
     x = np.arange(len(labels))
-    fig, (ax, axd, axp) = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2.4, 2]})
+    fig, (ax, axd, axp) = _subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2.4, 2]})
     for i, r in enumerate(t.rows):
         if r.top1:
             jitter = np.linspace(-0.12, 0.12, len(r.top1)) if len(r.top1) > 1 else [0.0]
@@ -79,7 +82,7 @@ def curves_figure(t: TableResult, curves: pd.DataFrame, path: Path) -> Path | No
     c = curves[curves.metric == "val_top1_err"]
     if c.empty or c.epoch.nunique() < 2:
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    fig, ax = _subplots(figsize=(6.5, 3.2))
     drawn = 0
     for r in t.rows:
         rc = c[c.config_uid == r.config_uid]
@@ -92,7 +95,6 @@ def curves_figure(t: TableResult, curves: pd.DataFrame, path: Path) -> Path | No
         ax.fill_between(epochs, lo.to_numpy(), hi.to_numpy(), alpha=0.15)
         drawn += 1
     if not drawn:
-        plt.close(fig)
         return None
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -108,7 +110,7 @@ def excitation_figures(exc: dict, fig6: Path, fig7: Path, n_classes: int = 4) ->
     classes and for all; Fig. 7: mean +- std within one class."""
     stages = sorted(exc["stages"], key=int)
     classes = exc["classes"]
-    fig, axes = plt.subplots(1, len(stages), figsize=(3.0 * len(stages), 2.8), squeeze=False)
+    fig, axes = _subplots(1, len(stages), figsize=(3.0 * len(stages), 2.8), squeeze=False)
     for ax, stage in zip(axes[0], stages, strict=True):
         s = exc["stages"][stage]
         for name in classes[:n_classes]:
@@ -123,7 +125,7 @@ def excitation_figures(exc: dict, fig6: Path, fig7: Path, n_classes: int = 4) ->
     fig.suptitle("Excitation per class (paper Fig. 6)", fontsize=10)
     out = [_save(fig, fig6)]
     name = classes[0]
-    fig, axes = plt.subplots(1, len(stages), figsize=(3.0 * len(stages), 2.8), squeeze=False)
+    fig, axes = _subplots(1, len(stages), figsize=(3.0 * len(stages), 2.8), squeeze=False)
     for ax, stage in zip(axes[0], stages, strict=True):
         s = exc["stages"][stage]["per_class"].get(name)
         if s is None:
@@ -148,7 +150,7 @@ def cost_figure(results: list[TableResult], path: Path) -> Path | None:
                 seen[r.config_uid] = (f"{t.tag} {r.row}", r.params_m, r.gflops, r.mean("top1"))
     if not seen:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = _subplots(1, 2, figsize=(9, 3.4))
     for ax, idx, xlabel in ((axes[0], 1, "params (M)"), (axes[1], 2, "GFLOPs")):
         for label, *vals in seen.values():
             ax.scatter(vals[idx - 1], vals[2], s=18)
