@@ -47,7 +47,7 @@ class Settings:
     beaten for ``grace_period`` is failed and retried (up to ``max_retry`` times).
     """
 
-    study: str = field(metadata=flag("study name (default: <suite>-<preset>)"))
+    study: str = field(metadata=flag("study name (a launch's default: <suite>-<preset>)"))
     storage: str = field(metadata=flag(
         "Optuna storage URL (default: $SENET_STORAGE, else sqlite:///<run-dir>/optuna.db)", secret=True))
     tracking_uri: str = field(metadata=flag(
