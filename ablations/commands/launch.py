@@ -17,6 +17,8 @@ from pathlib import Path
 import optuna
 from optuna.storages import RDBStorage
 
+from senet_core import Structure
+
 from .. import engine
 from ..errors import ConfigError
 from ..experiment.plan import Plan, make_plan
@@ -33,6 +35,7 @@ from ..tracking.writer import Tracker, log_plan
 from ..training.data import check_data
 from ..training.device import DeviceLost, resolve_device
 from ..training.estimate import describe_plan
+from ..training.structures import plan_structures
 from ..wording import count
 from . import worker
 from .process import quiet_libraries
@@ -71,8 +74,11 @@ def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
     if args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     cluster = slurm_options(args, settings) if args.launcher == "slurm" else None
+    # Every configuration is built and counted before anything is queued: a network that
+    # cannot be would otherwise fail every one of its runs, on a cluster after the queue wait.
+    shapes = plan_structures(plan)
     if args.dry_run:
-        return dry_run(args, plan, settings, cluster)
+        return dry_run(args, plan, settings, cluster, shapes)
     check_inputs(plan, settings)
     # Refuses a GPU-less 'auto' where GPUs were handed out (not here for SLURM: the nodes have them).
     device = resolve_device("cpu" if cluster else settings.device)
@@ -84,12 +90,13 @@ def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
     return train_here(args, settings, plan, queued)
 
 
-def dry_run(args: argparse.Namespace, plan: Plan, settings: Settings, cluster: slurm.SlurmOptions | None) -> int:
+def dry_run(args: argparse.Namespace, plan: Plan, settings: Settings, cluster: slurm.SlurmOptions | None,
+            shapes: dict[str, Structure]) -> int:
     """The plan (and, for SLURM, the sbatch script); nothing is written or submitted."""
     if args.format == "json":
         print(json.dumps(plan.to_json(), indent=1))
     else:
-        print(describe_plan(plan, device=resolve_device(settings.device)))
+        print(describe_plan(plan, device=resolve_device(settings.device), shapes=shapes))
     if cluster:
         ex = slurm.executor(cluster, settings.run_dir.resolve() / "slurm", args.workers, settings.study)
         print(f"\nsbatch script of the array ({count(args.workers, 'task')}; nothing submitted):\n")

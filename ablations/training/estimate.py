@@ -7,10 +7,11 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from senet_core import build_model, median_latency_s, structure
+from senet_core import Structure, build_model, median_latency_s
 
 from ..experiment.plan import Plan, table_tag
 from ..wording import count
+from .structures import plan_structures
 from .trainer import memory_format, synchronize
 
 
@@ -39,16 +40,12 @@ def measure_images_per_s(cfg, device: torch.device | None = None, steps: int = 3
     return batch / median_latency_s(step, repeats=steps, warmup=warmup, sync=lambda: synchronize(device))
 
 
-def _shapes(plan: Plan) -> dict:
-    return {uid: structure(build_model(cfg.model), cfg.data.input_size) for uid, cfg in plan.configs.items()}
-
-
 def estimate_seconds(plan: Plan, device: torch.device | None = None,
                      shapes: dict | None = None) -> tuple[float, float, dict]:
     """(total seconds of the plan with one worker, the first configuration's images/s,
     seconds per run by config_uid), scaling the measured rate by each configuration's
     multiply-adds (``shapes``: the plan's structures, when the caller has them)."""
-    shapes = shapes or _shapes(plan)
+    shapes = shapes or plan_structures(plan)
     first_uid, first = next(iter(plan.configs.items()))
     rate = measure_images_per_s(first, device)
     per_run = {uid: _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shapes[uid].multiply_adds)
@@ -56,9 +53,11 @@ def estimate_seconds(plan: Plan, device: torch.device | None = None,
     return sum(per_run.values()) * plan.sweep.seeds, rate, per_run
 
 
-def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None = None) -> str:
+def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None = None,
+                  shapes: dict[str, Structure] | None = None) -> str:
+    """The dry run's table (``shapes``: the plan's structures, when the caller has them)."""
     device = device or torch.device("cpu")
-    shapes = _shapes(plan)
+    shapes = shapes or plan_structures(plan)
     total, rate, per_run = estimate_seconds(plan, device, shapes) if measure else (0.0, None, {})
     lines = [
         f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {count(len(plan.cells), 'row')} -> "
