@@ -9,10 +9,11 @@ The interface every module meets, built-in or not:
 - optional ``gate``: a submodule whose output is the excitation s, (N, C) or (N, C, H, W);
   the Section 7 recorder hooks it (modules without one get no excitation statistics);
 - optional ``fuses_residual = True``: ``forward(u, residual)`` returns ``residual + forward(u)``
-  in one pass (the standard slot then calls it so);
-- optional ``multiply_adds(inputs, output) -> int``: its own multiply-adds beyond the
-  ``Conv*d`` and ``Linear`` layers it holds (pooling, scaling, elementwise weights). A module
-  with parameters outside such layers must declare it, or the count refuses to guess.
+  in one pass (the standard slot then calls it so).
+
+Its cost needs no declaration: :func:`senet_core.structure.count_multiply_adds` counts the
+convolutions and matrix products it runs and its pooling and scaling from the operators
+themselves.
 """
 
 from __future__ import annotations

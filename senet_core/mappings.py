@@ -78,9 +78,6 @@ class Channelwise(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return z * self.weight + self.bias if self.bias is not None else z * self.weight
 
-    def multiply_adds(self, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
-        return output.numel()
-
 
 class FC1(nn.Module):
     """SE-Var3 (ECA-Net Table 2): one FC layer C -> C, no dimensionality reduction."""

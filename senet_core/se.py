@@ -93,9 +93,3 @@ class SEBlock(nn.Module):
             for key in [k for k in state_dict if k.startswith(f"{prefix}{layer}.")]:
                 state_dict[f"{prefix}mapping.{key[len(prefix):]}"] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def multiply_adds(self, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
-        """What the mapping's layers do not count: pooling (one add per element of U) and
-        scaling (one multiply per element)."""
-        elements = inputs[0].numel()
-        return elements if self.pool is None else 2 * elements

@@ -38,9 +38,6 @@ USER_MODULE = textwrap.dedent('''
         def forward(self, u):
             return u * self.gate(self.mlp(u.mean((2, 3))) + self.mlp(u.amax((2, 3))))[:, :, None, None]
 
-        def multiply_adds(self, inputs, output):
-            return 3 * inputs[0].numel()
-
     class Pooled(nn.Module):  # returns the descriptor, not the tensor
         def __init__(self, channels, cfg):
             super().__init__()
@@ -48,7 +45,7 @@ USER_MODULE = textwrap.dedent('''
         def forward(self, u):
             return u.mean((2, 3))
 
-    class Scale(nn.Module):  # parameters outside Conv/Linear, no declared count
+    class Scale(nn.Module):  # a parameter outside Conv/Linear layers
         def __init__(self, channels, cfg):
             super().__init__()
             self.w = nn.Parameter(torch.ones(channels, 1, 1))
@@ -75,7 +72,7 @@ def test_a_user_module_fills_every_slot_and_is_counted(user_module, integration)
     plain = build_model(ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.5, se=None))
     extra_params = sum(count_params(b) for b in blocks)
     assert count_params(model) == count_params(plain) + extra_params
-    # Its Linear layers run twice (two descriptors) and it declares 3 passes over U.
+    # Its Linear layers run twice (two descriptors); two poolings and the scaling pass over U.
     extra = count_multiply_adds(model, 16) - count_multiply_adds(plain, 16)
     sizes = []
     hooks = [b.register_forward_hook(lambda m, i, o: sizes.append(i[0].numel())) for b in blocks]
@@ -85,11 +82,18 @@ def test_a_user_module_fills_every_slot_and_is_counted(user_module, integration)
     assert extra == 3 * sum(sizes) + 2 * sum(count_params(b) for b in blocks)
 
 
-def test_a_module_with_an_uncounted_parameter_is_refused(user_module):
+def test_a_module_with_a_parameter_of_its_own_is_counted_without_a_declaration(user_module):
     model = build_model(ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.5,
                                     se=SEConfig(module=f"{user_module}:Scale")))
-    with pytest.raises(ValueError, match="declares no multiply_adds"):
-        structure(model, 16)
+    plain = build_model(ModelConfig(arch="cifar_resnet20", num_classes=10, width=0.5, se=None))
+    blocks = [b for stage in model.attention_blocks().values() for b in stage]
+    sizes = []
+    hooks = [b.register_forward_hook(lambda m, i, o: sizes.append(o.numel())) for b in blocks]
+    ours, base = structure(model, 16), structure(plain, 16)
+    for h in hooks:
+        h.remove()
+    assert ours.params - base.params == sum(b.w.numel() for b in blocks)
+    assert ours.multiply_adds - base.multiply_adds == sum(sizes)  # one multiply per element: the scaling
 
 
 def test_interface_errors_name_the_reason(user_module):
