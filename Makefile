@@ -31,7 +31,6 @@ structure: $(STAMP)
 	$(PY) -m report structure --format md
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks
 
 lint: $(STAMP)

@@ -29,10 +29,13 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def table_figure(t: TableResult, path: Path) -> Path:
     """Our top-1 error per row (seeds as points, mean and std as a bar), each row's difference
-    from its reference with the 95% interval, and the paper's errors."""
+    from its reference with the 95% interval, and the paper's errors where it has some."""
     labels = [r.row for r in t.rows]
     x = np.arange(len(labels))
-    fig, (ax, axd, axp) = _subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2.4, 2]})
+    if t.published:
+        fig, (ax, axd, axp) = _subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2.4, 2]})
+    else:
+        fig, (ax, axd) = _subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [3, 2.4]})
     for i, r in enumerate(t.rows):
         if r.top1:
             jitter = np.linspace(-0.12, 0.12, len(r.top1)) if len(r.top1) > 1 else [0.0]
@@ -47,16 +50,21 @@ def table_figure(t: TableResult, path: Path) -> Path:
     ax.set_title("ours (points: seeds; bar: mean ± std)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     _difference_panel(axd, t, x, labels)
-    paper = [(i, r.paper.top1_err) for i, r in enumerate(t.rows) if r.paper and r.paper.top1_err is not None]
-    if paper:
-        axp.plot([i for i, _ in paper], [v for _, v in paper], "D", color="tab:orange")
-    axp.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
-    axp.set_xlim(-0.5, len(labels) - 0.5)
-    on = {"imagenet": "ImageNet ", "cifar10": "CIFAR-10 ", "cifar100": "CIFAR-100 "}.get(t.dataset or "", "")
-    axp.set_title(f"paper ({on}top-1 error, %)", fontsize=9)
-    axp.grid(axis="y", alpha=0.3)
+    if t.published:
+        _paper_panel(axp, t, x, labels)
     fig.suptitle(f"Table {t.number}: {t.title}", fontsize=10)
     return _save(fig, path)
+
+
+def _paper_panel(ax, t: TableResult, x, labels) -> None:
+    paper = [(i, r.paper.top1_err) for i, r in enumerate(t.rows) if r.paper and r.paper.top1_err is not None]
+    if paper:
+        ax.plot([i for i, _ in paper], [v for _, v in paper], "D", color="tab:orange")
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    on = {"imagenet": "ImageNet ", "cifar10": "CIFAR-10 ", "cifar100": "CIFAR-100 "}.get(t.dataset or "", "")
+    ax.set_title(f"paper ({on}top-1 error, %)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def _difference_panel(ax, t: TableResult, x, labels) -> None:

@@ -61,7 +61,7 @@ def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method
     seeds = int(study.plan.get("seeds", 1))
     results = build_results(study, method)
     meta = study_meta(study)
-    texts = [text_table(t, seeds, caption(meta, seeds, t.source, method)) for t in results]
+    texts = [text_table(t, seeds, caption(meta, seeds, t.source, method, t.published)) for t in results]
     written: list[Path] = []
     if "md" in formats:
         path = out / "tables.md"

@@ -65,6 +65,11 @@ class TableResult:
     def tag(self) -> str:
         return table_tag(self.number)
 
+    @property
+    def published(self) -> bool:
+        """Whether any row has published numbers (a suite of one's own may have none)."""
+        return any(r.paper is not None for r in self.rows)
+
 
 def _declared(t: dict) -> dict:
     """A logged plan's table with its references, dataset and source; plans logged before
@@ -145,8 +150,9 @@ def _best(rows: tuple[RowResult, ...], key) -> set[int]:
     return {i for v, i in vals if v == lo}
 
 
+PAPER_COLUMNS = ("paper top-1", "paper top-5", "paper GFLOPs", "paper Params")
 COLUMNS = ("Row", "top-1 err.", "top-5 err.", "GFLOPs", "Params (M)", "Δ top-1 vs ref. [95% CI]", "vs ref.",
-           "paper top-1", "paper top-5", "paper GFLOPs", "paper Params")
+           *PAPER_COLUMNS)
 
 
 def _delta(r: RowResult) -> str:
@@ -158,16 +164,19 @@ def _delta(r: RowResult) -> str:
     return f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
 
 
-def caption(study_meta: dict, seeds: int, source: str | None = None, method: Method = "welch") -> str:
+def caption(study_meta: dict, seeds: int, source: str | None = None, method: Method = "welch",
+            published: bool = True) -> str:
     """``source``: where the table's published numbers come from (sweeps.yaml); studies logged
-    before tables carried one are the SE paper's."""
+    before tables carried one are the SE paper's. A table with neither published numbers nor
+    a source (a suite of one's own) says nothing of a paper."""
     published_from = source or ("Hu et al., Squeeze-and-Excitation Networks (TPAMI): ImageNet, SE-ResNet-50, "
                                 "single 224 crop (Tables 10-16), or its CIFAR table")
+    paper = f"Paper: {published_from.rstrip('.')}. " if published or source else ""
     interval = ("mean of the per-seed differences" if method == "paired" else "difference in means")
     return (
         f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {count(study_meta['epochs'], 'epoch')}, "
         f"mean ± std over {count(seeds, 'seed')} (n shown where fewer runs finished). "
-        f"Paper: {published_from.rstrip('.')}. "
+        f"{paper}"
         "Bold: best of our rows per column. Δ: top-1 error minus the reference row's, in points "
         f"({interval}), with its 95% confidence interval ({'paired t' if method == 'paired' else 'Welch-Satterthwaite'}). "
         f"vs ref.: † differs from the reference row beyond seed noise ({test_name(method)}); "
@@ -188,14 +197,15 @@ def text_table(t: TableResult, seeds: int, cap: str) -> TextTable:
         else:
             vs = {True: "†", False: "=", None: "?"}[r.differs]
         p = r.paper
-        cells.append((r.row, *ours, _delta(r), vs,
-                      fixed(p.top1_err if p else None, 2), fixed(p.top5_err if p else None, 2),
-                      fixed(p.gflops if p else None, 2), fixed(p.params_m if p else None, 1)))
+        paper = (fixed(p.top1_err if p else None, 2), fixed(p.top5_err if p else None, 2),
+                 fixed(p.gflops if p else None, 2), fixed(p.params_m if p else None, 1))
+        cells.append((r.row, *ours, _delta(r), vs, *(paper if t.published else ())))
     bold = set()
     for col, key in ((1, lambda r: r.mean("top1")), (2, lambda r: r.mean("top5")),
                      (3, lambda r: r.gflops), (4, lambda r: r.params_m)):
         bold |= {(i, col) for i in _best(t.rows, key)}
-    return TextTable(t.number, t.title, cap, COLUMNS, tuple(cells), frozenset(bold))
+    columns = COLUMNS if t.published else COLUMNS[:-len(PAPER_COLUMNS)]
+    return TextTable(t.number, t.title, cap, columns, tuple(cells), frozenset(bold))
 
 
 def tidy_frame(results: list[TableResult]) -> pd.DataFrame:

@@ -1,15 +1,18 @@
-"""Squeeze-and-Excitation blocks, ResNet backbones and their structure accounting.
+"""Squeeze-and-Excitation blocks, ResNet and MobileNetV2 backbones and their structure accounting.
 
 Pure PyTorch; imports nothing else of this project.
 """
 
 from __future__ import annotations
 
+from .archs import ARCHS, build_model, check_integration, check_stages, stage_numbers
 from .attention import ATTENTION, AttentionError, check_attention, create_attention, resolve_attention
+from .backbone import Arch, Backbone
 from .config import SINCE_0_2, Gate, Integration, ModelConfig, SEConfig, Squeeze
 from .mappings import MAPPINGS, eca_kernel_size
+from .mobilenet import MobileNetSpec, MobileNetV2
 from .registry import Registry
-from .resnet import ARCHS, ArchSpec, ResNet, build_model, check_stages, stage_numbers
+from .resnet import ArchSpec, ResNet
 from .se import GATES, SQUEEZES, SEBlock
 from .structure import (
     Structure,
@@ -27,10 +30,14 @@ __all__ = [
     "MAPPINGS",
     "SINCE_0_2",
     "SQUEEZES",
-    "AttentionError",
+    "Arch",
     "ArchSpec",
+    "AttentionError",
+    "Backbone",
     "Gate",
     "Integration",
+    "MobileNetSpec",
+    "MobileNetV2",
     "ModelConfig",
     "Registry",
     "ResNet",
@@ -40,6 +47,7 @@ __all__ = [
     "Structure",
     "build_model",
     "check_attention",
+    "check_integration",
     "check_stages",
     "count_multiply_adds",
     "count_params",

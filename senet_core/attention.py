@@ -1,5 +1,6 @@
-"""Attention modules as data: a name, or a user's ``pkg.module:Class``, resolved to a class that
-the residual units place in their integration slots (timm's ``create_attn`` in spirit).
+"""Attention modules as data: a name, one of timm's modules (``timm:cbam``, :mod:`.timm_attention`)
+or a user's ``pkg.module:Class``, resolved to a factory that the units place in their
+integration slots (timm's ``create_attn`` in spirit).
 
 The interface every module meets, built-in or not:
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -28,23 +30,33 @@ from torch import nn
 from .config import SEConfig
 from .registry import Registry
 from .se import SEBlock
+from .timm_attention import PREFIX, TimmFieldError, check_timm, create_timm
 
-ATTENTION: Registry[type[nn.Module]] = Registry("attention module")
+Factory = Callable[[int, SEConfig], nn.Module]  # (channels, the model.se section) -> module
+ATTENTION: Registry[Factory] = Registry("attention module")
 ATTENTION.add("se", SEBlock)
 
 
 class AttentionError(ValueError):
-    """A module name or import path that does not resolve to a class fitting the interface."""
+    """A module name or import path that does not resolve to a module fitting the interface;
+    ``key`` names the field at fault (``model.se.module`` unless another)."""
+
+    def __init__(self, message: str, key: str = "model.se.module") -> None:
+        super().__init__(message)
+        self.key = key
 
 
-def resolve_attention(name: str) -> type[nn.Module]:
-    """A registered name, or ``pkg.module:Class`` importable from the Python path or the
-    current directory."""
+def resolve_attention(name: str) -> Factory:
+    """A registered name, ``timm:<name>``, or ``pkg.module:Class`` importable from the Python
+    path or the current directory."""
+    if name.startswith(PREFIX):
+        return create_timm
     if ":" not in name:
         try:
             return ATTENTION.get(name)
         except ValueError as err:
-            raise AttentionError(f"{err}, or an import path 'package.module:Class'") from None
+            raise AttentionError(f"{err}, a timm module ('timm:cbam', ...), or an import path "
+                                 "'package.module:Class'") from None
     module_name, _, attr = name.partition(":")
     try:
         module = _import(module_name)
@@ -78,11 +90,18 @@ def create_attention(channels: int, cfg: SEConfig) -> nn.Module:
 def check_attention(cfg: SEConfig, channels: int = 16) -> None:
     """Build ``cfg.module`` for a small tensor and run it once, so that a module that does not
     fit the interface is refused before any run starts (raises :class:`AttentionError`)."""
-    cls = resolve_attention(cfg.module)
+    factory = resolve_attention(cfg.module)
+    if factory is create_timm:
+        try:
+            check_timm(cfg)
+        except TimmFieldError as err:
+            raise AttentionError(str(err), err.key) from None
+        except ValueError as err:
+            raise AttentionError(str(err)) from None
     try:
-        module = cls(channels, cfg)
+        module = factory(channels, cfg)
     except Exception as err:
-        raise AttentionError(f"{cfg.module!r}: {cls.__name__}(channels, cfg) failed: {type(err).__name__}: {err}") from None
+        raise AttentionError(f"{cfg.module!r} cannot be built as (channels, cfg): {type(err).__name__}: {err}") from None
     u = torch.randn(2, channels, 4, 4)
     try:
         with torch.no_grad():

@@ -25,8 +25,9 @@ def conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 1, stride, bias=False)
 
 
-def _se(channels: int, se: SEConfig | None, slot: str) -> nn.Module:
-    if se is not None and se.integration == slot:
+def slot(channels: int, se: SEConfig | None, name: str) -> nn.Module:
+    """The attention module for the slot ``name`` when ``se`` puts it there, else an identity."""
+    if se is not None and se.integration == name:
         return create_attention(channels, se)
     return nn.Identity()
 
@@ -57,13 +58,13 @@ class ResidualUnit(nn.Module):
         inner: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.se_pre = _se(cin, se, "pre")
+        self.se_pre = slot(cin, se, "pre")
         self.branch = branch
-        self.se_standard = _se(cout, se, "standard")
+        self.se_standard = slot(cout, se, "standard")
         self.shortcut = shortcut
-        self.se_identity = _se(cout, se, "identity")
+        self.se_identity = slot(cout, se, "identity")
         self.act = nn.ReLU(inplace=True) if final_act else nn.Identity()
-        self.se_post = _se(cout, se, "post")
+        self.se_post = slot(cout, se, "post")
         self._fused = getattr(self.se_standard, "fuses_residual", False)
         if se is None:
             self._attention_path = None
@@ -93,7 +94,7 @@ def basic_unit(cin: int, cout: int, stride: int, se: SEConfig | None) -> Residua
         conv3x3(cin, cout, stride),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
-        inner := _se(cout, se, "inner"),
+        inner := slot(cout, se, "inner"),
         conv3x3(cout, cout),
         nn.BatchNorm2d(cout),
     )
@@ -121,7 +122,7 @@ def bottleneck_unit(
         conv3x3(width, width, s3, groups),
         nn.BatchNorm2d(width),
         nn.ReLU(inplace=True),
-        inner := _se(width, se, "inner"),
+        inner := slot(width, se, "inner"),
         conv1x1(width, cout),
         nn.BatchNorm2d(cout),
     )
@@ -142,7 +143,7 @@ def preact_bottleneck_unit(
         conv3x3(planes, planes, stride),
         nn.BatchNorm2d(planes),
         nn.ReLU(inplace=True),
-        inner := _se(planes, se, "inner"),
+        inner := slot(planes, se, "inner"),
         conv1x1(planes, cout),
     )
     shortcut = projection(cin, cout, stride, norm=False)

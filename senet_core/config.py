@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Squeeze = Literal["avg", "max", "none"]
-Gate = Literal["sigmoid", "tanh", "relu"]
+Gate = Literal["sigmoid", "tanh", "relu", "hard_sigmoid"]
 Integration = Literal["standard", "pre", "post", "identity", "inner"]
 # Fields added after the first release carry this metadata: they enter a configuration's
 # identity (ablations' config_uid) only when they differ from their default, so that every
@@ -20,7 +20,8 @@ class SEConfig:
 
     reduction: r, the hidden width is ``max(C // r, min_hidden)`` (Table 10).
     squeeze: ``avg`` | ``max`` global pooling (Table 11), or ``none`` (NoSqueeze, Table 16).
-    gate: the excitation operator (Table 12).
+    gate: the excitation operator (Table 12: sigmoid, tanh, relu; hard_sigmoid, as
+        MobileNetV3 gates its SE).
     stages: stage numbers that get SE (Table 13); ``all`` for every stage.
     integration: where the block sits in the residual unit (Tables 14 and 15).
     bias: biases on the two FC layers (off in the paper's ResNet ablations).
@@ -28,8 +29,9 @@ class SEConfig:
     mapping: the excitation's learned mapping (``senet_core.mappings.MAPPINGS``): ``fc`` (the
         paper's two FC layers), or ECA-Net's ``none`` / ``channelwise`` / ``fc1`` / ``conv1d``.
     kernel_size: the ``conv1d`` mapping's kernel, or ``auto`` (ECA-Net's rule from C).
-    module: the attention module in the slots: ``se`` (this block) or a user's class by
-        import path, ``package.module:Class`` (``senet_core.attention``).
+    module: the attention module in the slots: ``se`` (this block), one of timm's
+        (``timm:cbam``, ``timm:eca``, ...; ``senet_core.timm_attention``), or a user's class
+        by import path, ``package.module:Class`` (``senet_core.attention``).
     """
 
     reduction: int = 16

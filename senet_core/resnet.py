@@ -9,9 +9,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from .backbone import ALL_SLOTS, Backbone
 from .blocks import basic_unit, bottleneck_unit, preact_bottleneck_unit
-from .config import ModelConfig, SEConfig
-from .registry import Registry
+from .config import Integration, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -30,29 +30,23 @@ class ArchSpec:
     def stage_numbers(self) -> tuple[int, ...]:
         return tuple(range(self.first_stage, self.first_stage + len(self.depths)))
 
+    @property
+    def slots(self) -> tuple[Integration, ...]:
+        return ALL_SLOTS
 
-ARCHS: Registry[ArchSpec] = Registry("arch")
-_IMAGENET_PLANES = (64, 128, 256, 512)
-_CIFAR_PLANES = (16, 32, 64)
-for _depth, _layers in {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}.items():
-    ARCHS.add(f"resnet{_depth}", ArchSpec("bottleneck", _layers, _IMAGENET_PLANES, "imagenet", 2))
-ARCHS.add(
-    "resnext50_32x4d",
-    ArchSpec("bottleneck", (3, 4, 6, 3), _IMAGENET_PLANES, "imagenet", 2, groups=32, base_width=4),
-)
-# The paper's ablation backbone with a CIFAR stem: stages keep their names conv2_x..conv5_x.
-ARCHS.add("cifar_resnet50", ArchSpec("bottleneck", (3, 4, 6, 3), _IMAGENET_PLANES, "cifar", 2))
-for _depth in (20, 32, 56, 110):
-    _n = (_depth - 2) // 6
-    ARCHS.add(f"cifar_resnet{_depth}", ArchSpec("basic", (_n,) * 3, _CIFAR_PLANES, "cifar", 1))
-ARCHS.add("cifar_resnet164", ArchSpec("preact", (18, 18, 18), _CIFAR_PLANES, "cifar", 1))
+    def build(self, cfg: ModelConfig) -> ResNet:
+        return ResNet(self, cfg)
+
+
+IMAGENET_PLANES = (64, 128, 256, 512)
+CIFAR_PLANES = (16, 32, 64)
 
 
 def _scaled(channels: int, width: float) -> int:
     return max(1, round(channels * width))
 
 
-class ResNet(nn.Module):
+class ResNet(Backbone):
     """A residual network whose stages are ``stage<N>`` with the paper's numbering.
 
     ImageNet-style backbones number their stages 2..5 (conv2_x..conv5_x); CIFAR ResNets
@@ -61,7 +55,6 @@ class ResNet(nn.Module):
 
     def __init__(self, spec: ArchSpec, cfg: ModelConfig) -> None:
         super().__init__()
-        check_stages(cfg)
         se = cfg.se
         stem_out = _scaled(spec.planes[0], cfg.width)
         if spec.unit == "preact":
@@ -125,41 +118,9 @@ class ResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def attention_blocks(self) -> dict[int, list[nn.Module]]:
-        """The attention module of each unit, per stage number, in forward order (empty lists
-        for plain stages), whatever class ``model.se.module`` built."""
-        return {
-            number: [a for unit in self.stages[f"stage{number}"] if (a := unit.attention) is not None]
-            for number in self.stage_numbers
-        }
-
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
         for stage in self.stages.values():
             x = stage(x)
         x = self.pool(self.head_act(x))
         return self.fc(torch.flatten(x, 1))
-
-
-def build_model(cfg: ModelConfig) -> ResNet:
-    """Build the network a :class:`ModelConfig` describes (unknown names list the choices)."""
-    return ResNet(ARCHS.get(cfg.arch), cfg)
-
-
-def stage_numbers(arch: str) -> tuple[int, ...]:
-    return ARCHS.get(arch).stage_numbers
-
-
-def check_stages(cfg: ModelConfig) -> None:
-    """Refuse SE stages the backbone does not have, naming the valid ones."""
-    se = cfg.se
-    if se is None or se.stages == "all":
-        return
-    valid = stage_numbers(cfg.arch)
-    if not se.stages or any(s not in valid for s in se.stages):
-        raise ValueError(
-            f"model.se.stages {list(se.stages)} is invalid for {cfg.arch}; valid stages: {list(valid)} or 'all'"
-        )
-
-
-__all__ = ["ARCHS", "ArchSpec", "ResNet", "SEConfig", "build_model", "check_stages", "stage_numbers"]

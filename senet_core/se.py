@@ -15,6 +15,7 @@ GATES: Registry[type[nn.Module]] = Registry("gate")
 GATES.add("sigmoid", nn.Sigmoid)
 GATES.add("tanh", nn.Tanh)
 GATES.add("relu", nn.ReLU)
+GATES.add("hard_sigmoid", nn.Hardsigmoid)
 
 
 class _GlobalAvgPool(torch.autograd.Function):

@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from senet_core import ARCHS, MAPPINGS, AttentionError, ModelConfig, SEConfig, check_attention, check_stages
+from senet_core import (
+    ARCHS,
+    MAPPINGS,
+    AttentionError,
+    ModelConfig,
+    SEConfig,
+    check_attention,
+    check_integration,
+    check_stages,
+)
 from senet_core.mappings import check_mapping
 
 from ..errors import unknown
@@ -121,6 +130,7 @@ class ExperimentConfig:
                 f"{self.data.name!r} has {expected} classes"
             )
         check_stages(self.model)
+        check_integration(self.model)
         if self.model.se is not None:
             check_se(self.model.se)
 
@@ -131,13 +141,13 @@ _SE_DEFAULTS = SEConfig()
 @lru_cache(maxsize=256)
 def check_se(se: SEConfig) -> None:
     """Refuse an unknown mapping, a field the chosen mapping has no use for
-    (``senet_core.mappings.check_mapping``), and a ``module`` that does not import or fit
-    the attention interface."""
+    (``senet_core.mappings.check_mapping``), a ``module`` that does not import or fit the
+    attention interface, and a factor a timm module has no use for."""
     if se.module != _SE_DEFAULTS.module:
         try:
             check_attention(se)
         except AttentionError as err:
-            raise ValueError(f"model.se.module: {err}") from None
+            raise ValueError(f"{err.key}: {err}") from None
         return  # a user's module reads what it wants from the section
     if se.mapping not in MAPPINGS:
         raise unknown("model.se.mapping", se.mapping, MAPPINGS.names())

@@ -1,8 +1,10 @@
 """Section 7.2 ("role of excitation") statistics: per-class mean excitation per channel.
 
 For the last attention module of each stage, the gate s (the output of its ``gate``
-submodule, averaged over positions when there is no squeeze) is recorded for up to ``per_class`` test images of every class; the result
-holds its mean and std over the images of each class and over all of them (Figs. 6-7).
+submodule, averaged over positions when there is no squeeze, and over its calls when a module
+gates more than once, as coordinate attention gates its height and its width maps) is
+recorded for up to ``per_class`` test images of every class; the result holds its mean and
+std over the images of each class and over all of them (Figs. 6-7).
 The gates are recorded during the run's final evaluation pass, so they cost no extra
 forward pass.
 """
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from senet_core import ResNet
+from senet_core import Backbone
 
 
 def per_class_mask(labels: torch.Tensor, per_class: int) -> torch.Tensor:
@@ -29,7 +31,7 @@ class GateRecorder:
     while the batches passed through :meth:`batches` (in the order ``keep`` indexes) run
     through the model; a context manager around that pass (``trainer.evaluate`` enters it)."""
 
-    def __init__(self, model: ResNet, keep: torch.Tensor) -> None:
+    def __init__(self, model: Backbone, keep: torch.Tensor) -> None:
         # Modules that expose no gate (a user's module may not) have nothing to record.
         self.last = {stage: blocks[-1] for stage, blocks in model.attention_blocks().items()
                      if blocks and isinstance(getattr(blocks[-1], "gate", None), torch.nn.Module)}
@@ -37,6 +39,7 @@ class GateRecorder:
         self.keep = keep
         self._mask = keep[:0]
         self._captured: dict[int, list[torch.Tensor]] = {stage: [] for stage in self.last}
+        self._calls: dict[int, list[torch.Tensor]] = {stage: [] for stage in self.last}  # of the batch in flight
         self._labels: list[torch.Tensor] = []
         self._hooks: list = []
 
@@ -55,7 +58,13 @@ class GateRecorder:
     def _record(self, stage: int, out: torch.Tensor) -> None:
         # (N, C) or (N, C, 1, 1) after pooling; (N, C, H, W) without: averaged over positions.
         s = out[self._mask].float()
-        self._captured[stage].append(s.flatten(2).mean(2) if s.dim() > 2 else s)
+        self._calls[stage].append(s.flatten(2).mean(2) if s.dim() > 2 else s)
+
+    def _end_batch(self) -> None:
+        for stage, calls in self._calls.items():
+            if calls:
+                self._captured[stage].append(torch.stack(calls).mean(0))
+                calls.clear()
 
     def batches(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         start = 0
@@ -64,6 +73,7 @@ class GateRecorder:
             self._labels.append(y[self._mask])
             start += len(y)
             yield x, y
+            self._end_batch()
 
     def stats(self, classes: tuple[str, ...]) -> dict | None:
         """Per-class and overall mean/std of each recorded gate; ``None`` for a model without

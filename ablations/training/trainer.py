@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from senet_core import ResNet, build_model, narrowest_conv
+from senet_core import Backbone, build_model, narrowest_conv
 
 from ..experiment.config import ExperimentConfig, TrainConfig
 from .data import TensorBatches
@@ -58,7 +58,7 @@ class Outcome:
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-def init_model(cfg: ExperimentConfig, seed: int) -> ResNet:
+def init_model(cfg: ExperimentConfig, seed: int) -> Backbone:
     """The run's network with its initial weights, which depend on the seed alone."""
     torch.manual_seed(seed)
     return build_model(cfg.model)
@@ -254,7 +254,7 @@ def train(
     on_epoch: EpochCallback | None = None,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    model: ResNet | None = None,
+    model: Backbone | None = None,
 ) -> Outcome:
     """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier steps.
 

@@ -46,3 +46,29 @@ def test_markdown_names_the_rounding(capsys):
     assert main(["structure", "--format", "md"]) == 0
     out = capsys.readouterr().out
     assert "exact arithmetic gives 30.59 M" in out and "the paper prints 30.7" in out
+
+
+def test_the_attention_suite_counts_like_timms_own_models():
+    """Each row of the attention table on ResNet-50 (the imagenet preset) has the parameters
+    of timm's ResNet-50 with the same module and settings; GFLOPs grow with each module's work."""
+    import contextlib
+    import io
+
+    import timm
+
+    from senet_core import count_params
+    from tests.senet_core.test_timm_attention import PEERS
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["structure", "--suite", "attention", "--format", "json"]) == 0
+    rows = {r["row"]: r for r in json.loads(buf.getvalue())}
+    assert list(rows) == ["none", "SE", "ECA", "CBAM", "GC", "CoordAtt"]
+    timm_layer = {"none": None, "SE": PEERS["timm:se"], "ECA": "eca", "CBAM": PEERS["timm:cbam"], "GC": PEERS["timm:gc"],
+                  "CoordAtt": PEERS["timm:coord"]}
+    for row, layer in timm_layer.items():
+        theirs = count_params(timm.create_model("resnet50", block_args=dict(attn_layer=layer)))
+        assert round(rows[row]["params_m"] * 1e6) == theirs, row
+    assert rows["none"]["gflops"] == pytest.approx(3.858, abs=5e-4)
+    assert all(rows[r]["gflops"] > rows["none"]["gflops"] for r in rows if r != "none")
+    assert rows["SE"]["gflops"] == pytest.approx(3.8715, abs=5e-4)  # the paper's 3.87

@@ -198,3 +198,15 @@ def test_the_epoch_clock_is_read_after_the_device_finished(tmp_path, monkeypatch
     # each epoch: the start clock, then the sync right before the clock that ends the training time
     assert events.count("sync") == cfg.train.epochs
     assert all(events[i + 1] == "clock" for i, e in enumerate(events) if e == "sync")
+
+
+@pytest.mark.parametrize(("arch", "integration"), [("cifar_mobilenet_v2", "inner"), ("cifar_resnet18", "standard")])
+def test_the_other_backbones_train_and_record_their_excitations(tmp_path, arch, integration):
+    cfg, tr, te, _ = _setup(tmp_path)
+    cfg = dataclasses.replace(cfg, model=ModelConfig(arch=arch, num_classes=10, width=0.25,
+                                                     se=SEConfig(integration=integration, reduction=4)),
+                              train=dataclasses.replace(cfg.train, epochs=1))
+    outcome = train(cfg, 0, tr, te, CPU)
+    assert torch.isfinite(torch.tensor(outcome.history[0]["train_loss"]))
+    stages = {1, 2, 3, 4, 5, 6, 7} if arch == "cifar_mobilenet_v2" else {2, 3, 4, 5}
+    assert set(map(int, outcome.excitation["stages"])) == stages
