@@ -101,7 +101,8 @@ def check_attention(cfg: SEConfig, channels: int = 16) -> None:
     try:
         module = factory(channels, cfg)
     except Exception as err:
-        raise AttentionError(f"{cfg.module!r} cannot be built as (channels, cfg): {type(err).__name__}: {err}") from None
+        built = "timm cannot build it" if factory is create_timm else f"{factory.__name__}(channels, cfg) failed"
+        raise AttentionError(f"{cfg.module!r}: {built}: {type(err).__name__}: {err}") from None
     u = torch.randn(2, channels, 4, 4)
     try:
         with torch.no_grad():

@@ -68,7 +68,7 @@ def _config(se: dict) -> ExperimentConfig:
     ({"module": "timm:ese", "bias": True}, "model.se.bias: True has no meaning for timm:ese"),
     ({"module": "timm:cbam", "mapping": "fc1"}, "model.se.mapping: 'fc1' has no meaning for timm:cbam"),
     ({"module": "timm:cbm"}, "model.se.module: unknown timm attention module 'cbm'; timm modules that sit"),
-    ({"module": "timm:ge"}, "model.se.module: 'timm:ge' cannot be built as (channels, cfg): TypeError"),
+    ({"module": "timm:ge"}, "model.se.module: 'timm:ge': timm cannot build it: TypeError"),
 ])
 def test_what_a_timm_module_cannot_take_is_refused_naming_the_field(se, message):
     with pytest.raises(ConfigError) as err:
