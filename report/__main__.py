@@ -1,5 +1,6 @@
 """``python -m report --study NAME`` (study report), ``python -m report seeds --study NAME``
-(how many seeds it needs) or ``python -m report structure``."""
+(how many seeds it needs), ``python -m report structure`` or ``python -m report sequential
+--simulate`` (the error rate of ``--seeds auto``'s test)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
             from .structure import main as structure_main  # each command's own dependencies, when asked
 
             return structure_main(argv[1:])
+        if argv[:1] == ["sequential"]:
+            from .sequential import main as sequential_main  # each command's own dependencies, when asked
+
+            return sequential_main(argv[1:])
         if argv[:1] == ["seeds"]:
             from .seeds import main as seeds_main  # each command's own dependencies, when asked
 

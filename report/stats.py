@@ -113,19 +113,6 @@ def compare(a: dict[int, float], b: dict[int, float], method: Method) -> Compari
     return welch(list(a.values()), list(b.values()))
 
 
-def holm(p_values: Sequence[float | None]) -> list[float | None]:
-    """Holm's step-down adjustment of the p-values that exist (None stays None): the i-th
-    smallest of m is multiplied by m - i + 1, then made non-decreasing, capped at 1.
-    (Tested against statsmodels' ``multipletests``, which takes 20 ms a call.)"""
-    present = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
-    out: list[float | None] = [None] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(present):
-        running = max(running, min(1.0, p * (len(present) - rank)))
-        out[i] = running
-    return out
-
-
 def pooled_std(groups: Sequence[Sequence[float]]) -> tuple[float, int] | None:
     """The per-seed standard deviation pooled over groups of two or more values, with its
     degrees of freedom; None when no group has two values."""

@@ -8,12 +8,13 @@ import pandas as pd
 
 from ablations.experiment.paper import PaperRow, published
 from ablations.experiment.plan import table_tag
+from ablations.experiment.sequential import holm
 from ablations.experiment.sweepfile import TableId, declared_tables, load_yaml, packaged_sweeps
 from ablations.tracking.reader import StudyRuns
 from ablations.wording import count
 
 from .render import TextTable, fixed
-from .stats import ALPHA, Comparison, Method, compare, holm, std, test_name
+from .stats import ALPHA, Comparison, Method, compare, std, test_name
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import random
 import pytest
 from scipy import stats
 
+from ablations.experiment.sequential import holm
 from ablations.tracking.links import runs_view_url, ui_hint
-from report.stats import compare, holm, paired, pooled_std, resolvable_gap, seeds_needed, welch
+from report.stats import compare, paired, pooled_std, resolvable_gap, seeds_needed, welch
 
 A = [22.1, 22.6, 22.4, 22.9]
 B = [22.9, 23.4, 23.0]
