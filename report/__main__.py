@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
             from .structure import main as structure_main  # each command's own dependencies, when asked
 
             return structure_main(argv[1:])
+        if argv[:1] == ["noise"]:
+            from .noise import main as noise_main  # each command's own dependencies, when asked
+
+            return noise_main(argv[1:])
         if argv[:1] == ["sequential"]:
             from .sequential import main as sequential_main  # each command's own dependencies, when asked
 

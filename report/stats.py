@@ -29,13 +29,17 @@ from scipy import stats
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
-Method = Literal["welch", "paired"]
-METHODS: tuple[Method, ...] = ("welch", "paired")
+Method = Literal["welch", "paired", "sequential"]
+METHODS: tuple[Method, ...] = ("welch", "paired")  # what --stats offers; sequential is --seeds auto's
 DEFAULT_METHOD: Method = "welch"
 TEST_NAMES = {
     "welch": "Welch's t-test on per-seed top-1 error",
     "paired": "paired t-test on per-seed differences (Welch's where the seeds differ)",
+    "sequential": "anytime-valid paired t-test on per-seed differences, valid however often the seeds were looked at "
+                  "(--seeds auto)",
 }
+INTERVALS = {"welch": "confidence interval (Welch-Satterthwaite)", "paired": "confidence interval (paired t)",
+             "sequential": "anytime-valid confidence sequence"}
 
 
 def test_name(method: Method) -> str:

@@ -19,7 +19,7 @@ from .render import to_latex, to_markdown
 from .seeds import DEFAULT_POWER, PAGE_COLUMNS, describe, intro, one_seed_message, page_rows, plan_seeds
 from .stats import DEFAULT_METHOD, METHODS, Method
 from .summary import overview, table_sentences
-from .tables import build_results, caption, text_table, tidy_frame
+from .tables import adaptive_of, build_results, caption, text_table, tidy_frame
 
 FORMATS = ("pdf", "md", "tex", "csv")
 
@@ -58,7 +58,9 @@ def _base_uid(study: StudyRuns) -> str | None:
 def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method = DEFAULT_METHOD,
                  tracking_uri: str = "") -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    seeds = int(study.plan.get("seeds", 1))
+    auto = adaptive_of(study.plan)
+    seeds = auto.max_seeds if auto else int(study.plan.get("seeds", 1))
+    method = "sequential" if auto else method  # the test its seeds were added by
     results = build_results(study, method)
     meta = study_meta(study)
     texts = [text_table(t, seeds, caption(meta, seeds, t.source, method, t.published)) for t in results]
@@ -78,6 +80,16 @@ def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method
     if "pdf" in formats:
         written.append(_pdf(study, results, texts, meta, out, tracking_uri))
     return written
+
+
+def _seeds_line(plan: dict, results) -> str:
+    auto = adaptive_of(plan)
+    if auto is None:
+        return str(plan.get("seeds", "?"))
+    states = [r.state for t in results for r in t.rows if r.state]
+    by_state = ", ".join(f"{states.count(s)} {s}" for s in ("resolved", "futile", "open", "failed") if states.count(s))
+    return (f"auto, {auto.min_seeds} to {auto.max_seeds} per configuration, more only for configurations an undecided "
+            f"row needs (anytime-valid paired t-test, alpha {auto.alpha}, Holm within each table): {by_state}")
 
 
 def _seed_planning(study: StudyRuns, results) -> Section:
@@ -106,7 +118,9 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path, trac
     runs = study.runs
     finished = runs[runs.status == "FINISHED"][["config_uid", "seed"]].drop_duplicates()
     planned = sum(len(t.rows) for t in results)
-    n_runs = len({r.config_uid for t in results for r in t.rows}) * int(study.plan.get("seeds", 1))
+    configs = len({r.config_uid for t in results for r in t.rows})
+    auto = adaptive_of(study.plan)
+    n_runs = configs * (auto.max_seeds if auto else int(study.plan.get("seeds", 1)))
     # Runs that failed and were not finished by a later attempt (a KILLED attempt was
     # interrupted and queued again: the run is missing, not failed).
     failed = runs[runs.status == "FAILED"][["config_uid", "seed"]].drop_duplicates()
@@ -121,8 +135,10 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path, trac
         ("Dataset", meta["dataset"]),
         ("Backbone", meta["backbone"]),
         ("Epochs", meta["epochs"]),
-        ("Seeds", str(study.plan.get("seeds", "?"))),
-        ("Rows / runs", f"{planned} rows, {n_runs} runs planned, {len(finished)} finished"),
+        ("Seeds", _seeds_line(study.plan, results)),
+        ("Rows / runs", f"{planned} rows, {len(finished)} runs finished of the {n_runs} that {auto.max_seeds} seeds "
+                        f"each would take: {n_runs - len(finished)} saved by adding seeds only where needed" if auto
+                        else f"{planned} rows, {n_runs} runs planned, {len(finished)} finished"),
         ("Date", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
         ("Git commit", tags.get("git_commit", "unknown")),
         ("torch / device", f"{meta['torch']} / {meta['devices']}"),

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ablations.experiment.paper import PaperRow, published
 from ablations.experiment.plan import table_tag
-from ablations.experiment.sequential import holm
+from ablations.experiment.sequential import Adaptive, Row, decide, holm
 from ablations.experiment.sweepfile import TableId, declared_tables, load_yaml, packaged_sweeps
 from ablations.tracking.reader import StudyRuns
 from ablations.wording import count
 
 from .render import TextTable, fixed
-from .stats import ALPHA, Comparison, Method, compare, std, test_name
+from .stats import ALPHA, INTERVALS, Comparison, Method, compare, std, test_name
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class RowResult:
     seeds: tuple[int, ...] = ()  # the seed of each value of top1 / top5
     comparison: Comparison | None = None  # against the reference row
     p_adjusted: float | None = None  # Holm, over the table's comparisons
+    state: str | None = None  # --seeds auto: resolved, futile, open or failed
+    seeds_needed: int | None = None  # --seeds auto: the seed count that would resolve it
 
     @property
     def n(self) -> int:
@@ -86,11 +89,19 @@ def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
     return {(r.config_uid, r.seed): r for r in ok.itertuples()}
 
 
+def adaptive_of(plan: dict) -> Adaptive | None:
+    """A ``--seeds auto`` study's bounds; None for a study of fixed seeds."""
+    a = plan.get("adaptive")
+    return Adaptive(a["min_seeds"], a["max_seeds"], a["alpha"]) if a else None
+
+
 def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResult]:
     """Every planned row, in plan order; failed and missing rows stay in as such. Each row
-    is compared with its reference row by ``method`` and the table's p-values Holm-adjusted."""
+    is compared with its reference row by ``method`` and the table's p-values Holm-adjusted;
+    in a ``--seeds auto`` study by the anytime-valid test its seeds were added by."""
     runs = study.runs
-    seeds = int(study.plan.get("seeds", 1))
+    auto = adaptive_of(study.plan)
+    seeds = auto.max_seeds if auto else int(study.plan.get("seeds", 1))
     finished = _finished_by_key(runs)
     out = []
     for t in study.plan.get("tables", []):
@@ -103,7 +114,7 @@ def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResul
             done = [finished[(uid, s)] for s in range(seeds) if (uid, s) in finished]
             mine = runs[runs.config_uid == uid]
             failures = tuple(sorted({f for f in mine[mine.status != "FINISHED"].failure if f}))
-            if len(done) == seeds:
+            if len(done) == seeds or (auto and len(done) >= auto.min_seeds):
                 status = "ok"
             elif done:
                 status = "partial"
@@ -124,12 +135,34 @@ def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResul
                 reference=references.get(r["row"]),
                 failures=failures,
             ))
-        comparisons = [compare(values[r["row"]], values[r["reference"]], method) if r["reference"] in values else None
-                       for r in rows]
-        adjusted = holm([c.p if c else None for c in comparisons])
-        results = [RowResult(comparison=c, p_adjusted=p, **r) for r, c, p in zip(rows, comparisons, adjusted, strict=True)]
+        results = _sequential(rows, values, auto) if auto else _fixed(rows, values, method)
         out.append(TableResult(t["number"], t.get("title", f"Table {t['number']}"), tuple(results),
                                declared.get("dataset"), declared.get("source")))
+    return out
+
+
+def _fixed(rows: list[dict], values: dict[str, dict[int, float]], method: Method) -> list[RowResult]:
+    comparisons = [compare(values[r["row"]], values[r["reference"]], method) if r["reference"] in values else None
+                   for r in rows]
+    adjusted = holm([c.p if c else None for c in comparisons])
+    return [RowResult(comparison=c, p_adjusted=p, **r) for r, c, p in zip(rows, comparisons, adjusted, strict=True)]
+
+
+def _sequential(rows: list[dict], values: dict[str, dict[int, float]], auto: Adaptive) -> list[RowResult]:
+    """The states the study's seeds were added by, from the runs MLflow holds."""
+    by_row = {r["row"]: r for r in rows}
+    decision_rows = [Row(r["table"], r["row"], r["config_uid"],
+                         by_row[r["reference"]]["config_uid"] if r["reference"] in by_row else None) for r in rows]
+    results = {r["config_uid"]: values[r["row"]] for r in rows}
+    failed = {r["config_uid"] for r in rows if r["status"] == "failed"}
+    decided = decide(decision_rows, results, failed, auto)
+    out = []
+    for r in rows:
+        d = decided[(r["table"], r["row"])]
+        c = d.comparison
+        comparison = Comparison(c.diff, c.low, c.high, c.p, "sequential") if c else None
+        out.append(RowResult(comparison=comparison, p_adjusted=d.p_adjusted, state=d.state, seeds_needed=d.seeds_needed,
+                             **r))
     return out
 
 
@@ -162,6 +195,8 @@ def _delta(r: RowResult) -> str:
         return "ref."
     if c is None:
         return "—"
+    if not (math.isfinite(c.low) and math.isfinite(c.high)):
+        return f"{c.diff:+.2f} [unbounded yet]"  # too few seeds for the anytime-valid test to bound it
     return f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
 
 
@@ -173,15 +208,21 @@ def caption(study_meta: dict, seeds: int, source: str | None = None, method: Met
     published_from = source or ("Hu et al., Squeeze-and-Excitation Networks (TPAMI): ImageNet, SE-ResNet-50, "
                                 "single 224 crop (Tables 10-16), or its CIFAR table")
     paper = f"Paper: {published_from.rstrip('.')}. " if published or source else ""
-    interval = ("mean of the per-seed differences" if method == "paired" else "difference in means")
+    interval = "difference in means" if method == "welch" else "mean of the per-seed differences"
+    ours = (f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {count(study_meta['epochs'], 'epoch')}, "
+            + (f"mean ± std over each row's seeds (n), added until its comparison was decided (--seeds auto, at most "
+               f"{seeds}). " if method == "sequential" else
+               f"mean ± std over {count(seeds, 'seed')} (n shown where fewer runs finished). "))
+    marks = (f"state: resolved † differs from the reference row ({test_name(method)}); futile: no seed count "
+             "up to the budget would resolve it at the difference and spread seen; open: more seeds were queued "
+             "(k more: the seeds that would resolve it at the difference seen); ref. the reference row."
+             if method == "sequential" else
+             f"vs ref.: † differs from the reference row beyond seed noise ({test_name(method)}); "
+             "= within seed noise; ref. the reference row; ? untested (fewer than two seeds).")
     return (
-        f"Ours: {study_meta['dataset']}, {study_meta['backbone']}, {count(study_meta['epochs'], 'epoch')}, "
-        f"mean ± std over {count(seeds, 'seed')} (n shown where fewer runs finished). "
-        f"{paper}"
+        f"{ours}{paper}"
         "Bold: best of our rows per column. Δ: top-1 error minus the reference row's, in points "
-        f"({interval}), with its 95% confidence interval ({'paired t' if method == 'paired' else 'Welch-Satterthwaite'}). "
-        f"vs ref.: † differs from the reference row beyond seed noise ({test_name(method)}); "
-        "= within seed noise; ref. the reference row; ? untested (fewer than two seeds)."
+        f"({interval}), with its 95% {INTERVALS[method]}. {marks}"
     )
 
 
@@ -193,10 +234,7 @@ def text_table(t: TableResult, seeds: int, cap: str) -> TextTable:
             ours = (note, note, "—", "—")
         else:
             ours = (_pm(r.top1, seeds), _pm(r.top5, seeds), fixed(r.gflops, 4), fixed(r.params_m, 3))
-        if r.reference is None:
-            vs = "ref."
-        else:
-            vs = {True: "†", False: "=", None: "?"}[r.differs]
+        vs = _state(r) if r.state is not None or r.reference is None else {True: "†", False: "=", None: "?"}[r.differs]
         p = r.paper
         paper = (fixed(p.top1_err if p else None, 2), fixed(p.top5_err if p else None, 2),
                  fixed(p.gflops if p else None, 2), fixed(p.params_m if p else None, 1))
@@ -206,7 +244,19 @@ def text_table(t: TableResult, seeds: int, cap: str) -> TextTable:
                      (3, lambda r: r.gflops), (4, lambda r: r.params_m)):
         bold |= {(i, col) for i in _best(t.rows, key)}
     columns = COLUMNS if t.published else COLUMNS[:-len(PAPER_COLUMNS)]
+    if any(r.state is not None for r in t.rows):
+        columns = tuple("state" if c == "vs ref." else c for c in columns)
     return TextTable(t.number, t.title, cap, columns, tuple(cells), frozenset(bold))
+
+
+def _state(r: RowResult) -> str:
+    if r.reference is None:
+        return "ref."
+    if r.state == "resolved":
+        return "resolved †"
+    if r.state == "open" and r.seeds_needed:
+        return f"open: {r.seeds_needed - r.n} more"
+    return r.state or "?"
 
 
 def tidy_frame(results: list[TableResult]) -> pd.DataFrame:
@@ -223,6 +273,7 @@ def tidy_frame(results: list[TableResult]) -> pd.DataFrame:
                 "diff_ci_high": c.high if c else None, "stats_method": c.method if c else None,
                 "p_value": r.p_value, "p_adjusted": r.p_adjusted,
                 "differs_from_reference": r.differs,
+                "n_seeds": r.n, "state": r.state, "seeds_needed": r.seeds_needed,
                 "paper_top1_err": p.top1_err if p else None, "paper_top5_err": p.top5_err if p else None,
                 "paper_params_m": p.params_m if p else None, "paper_gflops": p.gflops if p else None,
                 "failures": " | ".join(r.failures),

@@ -20,9 +20,10 @@ def paper_tables(tmp: Path, *tables: int) -> list[str]:
     return ["--config", str(path)]
 
 
-def fake_sweep(tmp: Path, rows: list[dict]) -> list[str]:
+def fake_sweep(tmp: Path, rows: list[dict] | dict) -> list[str]:
     """``--config``, ``--suite`` and ``--preset`` of a sweep file whose one table (99) has
-    ``rows`` of a width-1/4 ResNet-20 trained one epoch on fake data (unit tests only)."""
+    ``rows`` (or is that mapping, with its own ``rows``) of a width-1/4 ResNet-20 trained one
+    epoch on fake data (unit tests only)."""
     import yaml
 
     sweep = {

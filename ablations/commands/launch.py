@@ -22,6 +22,7 @@ from senet_core import Structure
 from .. import engine
 from ..errors import ConfigError
 from ..experiment.plan import Plan, make_plan
+from ..experiment.sequential import Adaptive
 from ..experiment.sweepfile import default_sweeps, load_yaml, parse_set, resolve
 from ..launchers import slurm
 from ..launchers.local import run_workers
@@ -55,17 +56,27 @@ class Queued:
 
 def run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
-    settings = settings_from_args(args, args.study or f"{plan.sweep.suite}-{plan.sweep.preset}")
+    vary = "" if args.vary == "all" else f"-vary-{args.vary}"
+    settings = settings_from_args(args, args.study or f"{plan.sweep.suite}-{plan.sweep.preset}{vary}")
     quiet_libraries()
     return launch(args, plan, settings)
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
     data = load_yaml(args.config or default_sweeps())
-    sets = dict(parse_set(s) for s in args.sets)
-    if args.seeds is not None and args.seeds < 1:
-        raise ConfigError(f"--seeds must be an integer >= 1, got {args.seeds}")
-    return make_plan(resolve(data, args.suite, args.preset, sets, args.seeds))
+    # --vary X: the other sources of randomness fixed (seed 0) for every run, before --set.
+    sets = {f"train.seed_{source}": 0 for source in ("init", "order", "augment") if args.vary not in ("all", source)}
+    sets.update(parse_set(s) for s in args.sets)
+    adaptive = None
+    if args.seeds == "auto":
+        bounds = {"min_seeds": args.min_seeds, "max_seeds": args.max_seeds}
+        adaptive = Adaptive(**{k: v for k, v in bounds.items() if v is not None})
+    elif args.min_seeds is not None or args.max_seeds is not None:
+        raise ConfigError("--min-seeds and --max-seeds apply to --seeds auto; give that, or --seeds N alone")
+    elif args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds must be an integer >= 1 or 'auto', got {args.seeds}")
+    seeds = adaptive.min_seeds if adaptive else args.seeds
+    return make_plan(resolve(data, args.suite, args.preset, sets, seeds), adaptive)
 
 
 def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
@@ -122,13 +133,22 @@ def queue(plan: Plan, settings: Settings, config_file: Path | None) -> Queued:
     study's parent run in MLflow with the plan the report reads."""
     storage = engine.make_storage(settings)
     st = engine.open_study(settings, storage, create=True)
-    for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": plan.sweep.seeds,
+    seeds = "auto" if plan.adaptive else plan.sweep.seeds
+    for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": seeds,
                        "config_file": str(config_file or default_sweeps())}.items():
         st.set_user_attr(key, value)
     done, queued = engine.enqueue_missing(st, plan)
-    print(f"study {settings.study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
-          f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
-    parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(plan.sweep.seeds),
+    if plan.adaptive:
+        a = plan.adaptive
+        engine.adaptive.record(st, plan)
+        print(f"study {settings.study!r}: {count(len(plan.configs), 'configuration')} x {a.min_seeds} to "
+              f"{a.max_seeds} seeds (auto: more only where a row is undecided); {done} already finished, {queued} queued")
+        if line := engine.adaptive.extend(st):  # a relaunch continues where the study stopped
+            print(line)
+    else:
+        print(f"study {settings.study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
+              f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
+    parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(seeds),
                    "git_commit": source_commit()}
     tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
     parent_id = tracker.parent_run(parent_tags)
@@ -180,6 +200,8 @@ def train_here(args: argparse.Namespace, settings: Settings, plan: Plan, q: Queu
     if args.workers:
         q.tracker.set_status(q.parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
     _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
+    if plan.adaptive and (line := patience(lambda: engine.adaptive.summary(q.study))):
+        print(f"  {line}")
     for line in worker_errors:
         print(f"warning: {line}", file=sys.stderr)
     # A dead worker's run is retried by the others while they still have work; one left

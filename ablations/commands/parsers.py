@@ -9,6 +9,16 @@ from pathlib import Path
 from ..runtime.flags import STATUS_FLAGS, add_flags
 
 LAUNCHERS = ("local", "slurm")
+VARY = ("all", "init", "order", "augment")
+
+
+def seeds_arg(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'auto', got {text!r}") from None
 
 
 def launch_parser() -> argparse.ArgumentParser:
@@ -20,7 +30,13 @@ def launch_parser() -> argparse.ArgumentParser:
                    help="sweep file (default: ./sweeps.yaml if there is one, else the one the package ships)")
     p.add_argument("--suite", default="paper", help="suite in the sweep file (default: paper)")
     p.add_argument("--preset", default="smoke", help="preset in the sweep file (default: smoke)")
-    p.add_argument("--seeds", type=int, help="seeds per configuration (default: the preset's)")
+    p.add_argument("--seeds", type=seeds_arg, help="seeds per configuration (default: the preset's), or auto: add "
+                   "seeds until each row's comparison with its reference is decided")
+    p.add_argument("--vary", choices=VARY, default="all",
+                   help="the source of randomness that differs between seeds: init (initial weights), order "
+                        "(batch order), augment (augmentation draws), or all (default); the others stay fixed")
+    p.add_argument("--min-seeds", type=int, help="--seeds auto: the seeds every configuration starts with (default 3)")
+    p.add_argument("--max-seeds", type=int, help="--seeds auto: the most seeds a configuration gets (default 8)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. model.se.reduction=8 (repeatable)")
     p.add_argument("--workers", type=int, default=1,

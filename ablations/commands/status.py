@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from .. import engine
 from ..errors import ConfigError
+from ..experiment.plan import table_tag
 from ..runtime.settings import make_settings
 from ..runtime.urls import missing, redact, require_existing
 from ..tracking.reader import epochs_logged
@@ -34,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         out = asdict(status)
         for run in out["running"]:
             run["epochs_done"] = reached.get(run["mlflow_run_id"])
+        if (decided := engine.adaptive.decisions(st)) is not None:
+            out["seeds_auto"] = [{"table": t, "row": r, "state": d.state, "paired_seeds": d.comparison.n if d.comparison else 0}
+                                 for (t, r), d in decided.items() if d.state is not None]
         print(json.dumps(out, indent=1))
         return 0
     c = status.counts
@@ -47,4 +51,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  running: {r.name} (trial {r.trial}), {epoch}, on {r.worker}, {beat}")
     if status.slurm_jobs:
         print(f"  SLURM jobs: {', '.join(status.slurm_jobs)}")
+    if line := engine.adaptive.summary(st):
+        print(f"  {line}")
+        for (table, row), d in engine.adaptive.decisions(st).items():
+            if d.state == "open":
+                n = d.comparison.n if d.comparison else 0
+                print(f"  open: {table_tag(table)} {row}, {count(n, 'paired seed')}")
     return 0

@@ -18,6 +18,7 @@ import warnings
 import optuna
 from optuna.exceptions import ExperimentalWarning
 
+from . import adaptive
 from .liveness import WaitReporter, fail_stale, held_runs
 from .outage import Patience
 from .status import StudyStatus, study_status
@@ -38,6 +39,7 @@ __all__ = [
     "StudyStatus",
     "WaitReporter",
     "Worker",
+    "adaptive",
     "enqueue_missing",
     "fail_stale",
     "held_runs",

@@ -150,6 +150,10 @@ class Counts:
 
 
 def study_counts(study: optuna.Study, plan: Plan) -> Counts:
+    """The plan's runs by state; with ``--seeds auto`` also the seeds queued since launch."""
     states = run_states(study)
-    of_plan = [states.get(r.key, "queued") for r in {r.key: r for r in plan.runs}.values()]
+    keys = dict.fromkeys(r.key for r in plan.runs)
+    if plan.adaptive:
+        keys.update(dict.fromkeys(states))
+    of_plan = [states.get(k, "queued") for k in keys]
     return Counts(len(of_plan), *(of_plan.count(s) for s in ("finished", "running", "queued", "failed")))

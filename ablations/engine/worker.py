@@ -38,6 +38,7 @@ from ..tracking.writer import ChildRun, Tracker
 from ..training.data import DataCache
 from ..training.device import DeviceLost, allotted_cpus, device_name, is_device_error, resolve_device
 from ..training.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
+from . import adaptive
 from .liveness import WaitReporter, fail_stale
 from .outage import Patience
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
@@ -182,6 +183,11 @@ class Worker:
 
         self.patience(tell)
 
+    def _extend(self) -> None:
+        """``--seeds auto``: with this run's result, queue the seeds the open rows need."""
+        if line := self.patience(lambda: adaptive.extend(self.study)):
+            self.say(line)
+
     def _reject(self, number: int, trial_id: int, reason: str) -> None:
         self._set(trial_id, "failure", reason)
         self._settle(number, state=TrialState.FAIL)
@@ -255,6 +261,7 @@ class Worker:
         self._set(claim.trial_id, "mlflow_run_id", run_id)
         self._set(claim.trial_id, "recovered", "an earlier attempt had finished in MLflow")
         self._settle(claim.number, err)
+        self._extend()
         finish_checkpoint(self._checkpoint(claim.run), self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(claim.run, f"val top-1 err {err:.2f}%, from an earlier attempt that finished in MLflow", 0.0)
@@ -328,6 +335,7 @@ class Worker:
         self._child = None
         # Hours of training end here: a store that is briefly down must not lose the result.
         self._settle(claim.number, outcome.final["val_top1_err"])
+        self._extend()
         finish_checkpoint(checkpoint, self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from senet_core import (
     ARCHS,
     MAPPINGS,
+    SINCE_0_2,
     AttentionError,
     ModelConfig,
     SEConfig,
@@ -85,7 +86,14 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     """SGD recipe. schedule: per-step cosine to zero, or step decay by ``gamma`` at the
-    epochs in ``milestones``; both after ``warmup_epochs`` of linear warm-up."""
+    epochs in ``milestones``; both after ``warmup_epochs`` of linear warm-up.
+
+    seed_init / seed_order / seed_augment: the seed of one source of randomness (the initial
+    weights, the order of the batches, the augmentation draws), fixed for every run of the
+    configuration; ``None`` (the default) takes the run's seed. With all three None the order
+    and the augmentation share one random stream, as they always have; fixing any of the
+    last two gives each its own stream (``--vary``).
+    """
 
     epochs: int = 1
     lr: float = 0.1
@@ -100,6 +108,18 @@ class TrainConfig:
     amp: bool = False
     channels_last: bool = field(default=True, metadata=_SPEED_ONLY)
     compile: bool = field(default=False, metadata=_SPEED_ONLY)
+    seed_init: int | None = field(default=None, metadata=SINCE_0_2)
+    seed_order: int | None = field(default=None, metadata=SINCE_0_2)
+    seed_augment: int | None = field(default=None, metadata=SINCE_0_2)
+
+    def seeds(self, seed: int) -> tuple[int, int, int | None]:
+        """(init, order, augmentation) seeds of the run with ``seed``; augmentation None: it
+        shares the order's stream."""
+        init = seed if self.seed_init is None else self.seed_init
+        if self.seed_order is None and self.seed_augment is None:
+            return init, seed, None
+        order = seed if self.seed_order is None else self.seed_order
+        return init, order, seed if self.seed_augment is None else self.seed_augment
 
     def __post_init__(self) -> None:
         if self.epochs < 0:

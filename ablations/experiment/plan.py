@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .config import ExperimentConfig, config_uid
 from .schema import to_dict
+from .sequential import Adaptive, Row
 from .sweepfile import Sweep, TableId
 
 
@@ -50,10 +51,22 @@ class Run:
 
 @dataclass(frozen=True)
 class Plan:
+    """The runs a launch queues: every configuration once per seed, or, with ``adaptive``
+    (``--seeds auto``), ``min_seeds`` of each to begin with."""
+
     sweep: Sweep
     cells: tuple[Cell, ...]
     configs: dict[str, ExperimentConfig]
     runs: tuple[Run, ...]
+    adaptive: Adaptive | None = None
+
+    def decision_rows(self) -> tuple[Row, ...]:
+        """Each table row with its configuration and its reference row's, for ``--seeds auto``."""
+        out = []
+        for t in self.sweep.tables:
+            uids = {r.label: config_uid(r.config) for r in t.rows}
+            out += [Row(t.number, r.label, uids[r.label], uids[r.reference] if r.reference else None) for r in t.rows]
+        return tuple(out)
 
     def cells_of(self, uid: str) -> tuple[tuple[int, str], ...]:
         return tuple((c.table, c.row) for c in self.cells if c.config_uid == uid)
@@ -64,6 +77,7 @@ class Plan:
             "suite": self.sweep.suite,
             "preset": self.sweep.preset,
             "seeds": self.sweep.seeds,
+            **({"adaptive": self.adaptive.to_json()} if self.adaptive else {}),
             "tables": [
                 {"number": t.number, "title": t.title, "dataset": t.dataset, "source": t.source,
                  "rows": [{"row": r.label, "config_uid": config_uid(r.config), "reference": r.reference}
@@ -80,7 +94,8 @@ class Plan:
         }
 
 
-def make_plan(sweep: Sweep) -> Plan:
+def make_plan(sweep: Sweep, adaptive: Adaptive | None = None) -> Plan:
+    """``adaptive``: ``--seeds auto``; ``sweep.seeds`` is then its ``min_seeds``."""
     cells: list[Cell] = []
     configs: dict[str, ExperimentConfig] = {}
     for table in sweep.tables:
@@ -96,4 +111,4 @@ def make_plan(sweep: Sweep) -> Plan:
         for seed in range(sweep.seeds)
         for uid, cfg in configs.items()
     )
-    return Plan(sweep, tuple(cells), configs, runs)
+    return Plan(sweep, tuple(cells), configs, runs, adaptive)

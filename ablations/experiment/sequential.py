@@ -42,6 +42,8 @@ from typing import Literal
 
 from scipy import optimize
 
+from ..errors import ConfigError
+
 G = 4.0
 ALPHA = 0.05
 State = Literal["resolved", "futile", "open", "failed"]
@@ -137,9 +139,15 @@ class Adaptive:
     """``--seeds auto``: every configuration starts with ``min_seeds``; none gets more than
     ``max_seeds``."""
 
-    min_seeds: int
-    max_seeds: int
+    min_seeds: int = 3
+    max_seeds: int = 8
     alpha: float = ALPHA
+
+    def __post_init__(self) -> None:
+        if self.min_seeds < 2:
+            raise ConfigError(f"--min-seeds must be at least 2 (one seed says nothing of the noise), got {self.min_seeds}")
+        if self.max_seeds < self.min_seeds:
+            raise ConfigError(f"--max-seeds must be at least --min-seeds ({self.min_seeds}), got {self.max_seeds}")
 
     def to_json(self) -> dict:
         return {"min_seeds": self.min_seeds, "max_seeds": self.max_seeds, "alpha": self.alpha}

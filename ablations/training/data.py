@@ -159,9 +159,12 @@ def load_split(cfg: DataConfig, root: Path, train: bool, cache_dir: Path | None 
     return split
 
 
-def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+AUGMENT_STREAM = 500_000  # offsets the augmentation's own stream from the order's
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device, stream: int = 0) -> torch.Generator:
     """The random stream of one epoch: a resumed run replays exactly the same batches."""
-    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch + stream)
 
 
 class TensorBatches:
@@ -192,17 +195,21 @@ class TensorBatches:
     def num_images(self) -> int:
         return len(self.labels)
 
-    def epoch(self, seed: int, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, seed: int, epoch: int, skip: int = 0,
+              augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches after its first ``skip``; a resumed run gets exactly the
-        batches, augmentation included, that it would have had without the stop."""
+        batches, augmentation included, that it would have had without the stop. ``seed``
+        orders them; ``augment_seed``, when given, draws the augmentation from its own stream
+        (else it shares the order's)."""
         gen = epoch_generator(seed, epoch, self.device)
+        draws = gen if augment_seed is None else epoch_generator(augment_seed, epoch, self.device, AUGMENT_STREAM)
         n = len(self.labels)
         order = torch.randperm(n, generator=gen, device=self.device) if self.train else None
         for i, start in enumerate(range(0, n, self.batch_size)):
             idx = order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
             x, y = self.images[idx], self.labels[idx]
             if self.augment:
-                x = random_flip(random_crop(x, self.padding, gen), gen)  # drawn for skipped batches too
+                x = random_flip(random_crop(x, self.padding, draws), draws)  # drawn for skipped batches too
             if i >= skip:
                 yield self.normalize(x), y
 
@@ -235,9 +242,11 @@ class FolderBatches:
     def num_images(self) -> int:
         return len(self.indices)
 
-    def epoch(self, seed: int, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, seed: int, epoch: int, skip: int = 0,
+              augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches after its first ``skip``, in the same image order as without
-        the stop (the skipped images are not decoded; their augmentation draws differ)."""
+        the stop (the skipped images are not decoded; their augmentation draws differ).
+        ``augment_seed``: the loader workers' augmentation from its own stream."""
         from torch.utils.data import DataLoader, Subset  # only for ImageFolder data
 
         gen = epoch_generator(seed, epoch, torch.device("cpu"))
@@ -246,7 +255,8 @@ class FolderBatches:
             Subset(self.dataset, [self.indices[i] for i in order[skip * self.batch_size:]]),
             batch_size=self.batch_size,
             shuffle=False,
-            generator=gen,
+            generator=gen if augment_seed is None else epoch_generator(augment_seed, epoch, torch.device("cpu"),
+                                                                       AUGMENT_STREAM),
             num_workers=self.cfg.workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,

@@ -59,8 +59,8 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 
 def init_model(cfg: ExperimentConfig, seed: int) -> Backbone:
-    """The run's network with its initial weights, which depend on the seed alone."""
-    torch.manual_seed(seed)
+    """The run's network with its initial weights, which depend on its init seed alone."""
+    torch.manual_seed(cfg.train.seeds(seed)[0])
     return build_model(cfg.model)
 
 
@@ -280,11 +280,12 @@ def train(
     gates = GateRecorder(model, per_class_mask(test_batches.labels, EXCITATION_PER_CLASS))
     step = _Stepper(model, _compiled(model, tc, fmt), opt, sched, tc, fmt, device, train_batches.batch_size)
     resumed_from = done.epoch
+    _, order_seed, augment_seed = tc.seeds(seed)
     model.train()
     for epoch in range(done.epoch, tc.epochs):
         tally = done.tally(epoch, opt.param_groups[0]["lr"], device)
         t0 = time.perf_counter() - tally.seconds
-        for x, y in train_batches.epoch(seed, epoch, tally.step):
+        for x, y in train_batches.epoch(order_seed, epoch, tally.step, augment_seed):
             step(x, y, tally)
             if tally.step % CHECK_EVERY == 0 and not torch.isfinite(tally.loss_sum):
                 raise NonFiniteLoss(f"non-finite training loss at epoch {epoch} step {tally.step - 1}")

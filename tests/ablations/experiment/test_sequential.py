@@ -11,8 +11,8 @@ from scipy import integrate, stats
 
 from ablations.experiment.sequential import (
     ALPHA,
-    G,
     Adaptive,
+    G,
     Row,
     compare,
     critical_t,

@@ -1,0 +1,108 @@
+"""``--seeds auto`` in the study: the decision rows and each configuration's run are kept in
+the study's user attributes at launch; after every finished run, whoever finished it (a
+worker, a cluster task, the launcher) decides each row's state from the study's results and
+queues the next seed only for configurations that an open row needs
+(:mod:`ablations.experiment.sequential`). A seed already queued, held or finished is never
+queued again, so relaunching continues where the study stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from ..experiment.config import ExperimentConfig
+from ..experiment.plan import Plan, Run, table_tag
+from ..experiment.schema import parse, to_dict
+from ..experiment.sequential import Adaptive, Decision, Row, decide, next_runs
+from ..wording import count
+from .store import run_attrs, run_key, run_states
+
+ATTR = "adaptive"
+
+
+@dataclass(frozen=True)
+class Spec:
+    adaptive: Adaptive
+    rows: tuple[Row, ...]
+    runs: dict[str, dict]  # config_uid -> its config and cells
+
+
+def record(study: optuna.Study, plan: Plan) -> None:
+    """Keep what deciding and queueing later seeds needs with the study."""
+    assert plan.adaptive is not None
+    study.set_user_attr(ATTR, {
+        **plan.adaptive.to_json(),
+        "rows": [[r.table, r.row, r.config_uid, r.reference_uid] for r in plan.decision_rows()],
+        "runs": {uid: {"config": to_dict(cfg), "cells": [list(c) for c in plan.cells_of(uid)]}
+                 for uid, cfg in plan.configs.items()},
+    })
+
+
+def spec(study: optuna.Study) -> Spec | None:
+    """The study's ``--seeds auto`` record; None for a study of fixed seeds."""
+    attr = study.user_attrs.get(ATTR)
+    if not attr:
+        return None
+    return Spec(Adaptive(attr["min_seeds"], attr["max_seeds"], attr["alpha"]),
+                tuple(Row(*r) for r in attr["rows"]), attr["runs"])
+
+
+def results(study: optuna.Study) -> tuple[dict[str, dict[int, float]], set[str]]:
+    """Each configuration's finished top-1 errors by seed, and the configurations with a run
+    that failed for good (not queued again)."""
+    finished: dict[str, dict[int, float]] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if (key := run_key(t)) is not None and t.value is not None:
+            finished.setdefault(key[0], {})[key[1]] = t.value
+    failed = {uid for (uid, _), state in run_states(study).items() if state == "failed"}
+    return finished, failed
+
+
+def decisions(study: optuna.Study) -> dict[tuple[int | str, str], Decision] | None:
+    """Each row's state now; None for a study of fixed seeds."""
+    s = spec(study)
+    if s is None:
+        return None
+    finished, failed = results(study)
+    return decide(s.rows, finished, failed, s.adaptive)
+
+
+def extend(study: optuna.Study) -> str | None:
+    """Queue the next seed of every configuration an open row needs; the line that says so,
+    or None when nothing was queued."""
+    s = spec(study)
+    if s is None:
+        return None
+    finished, failed = results(study)
+    decided = decide(s.rows, finished, failed, s.adaptive)
+    known = run_states(study)
+    wanted = sorted((uid, seed) for uid, seed in next_runs(s.rows, decided, finished)
+                    if (uid, seed) not in known and seed < s.adaptive.max_seeds)
+    for uid, seed in wanted:
+        run = s.runs[uid]
+        cells = tuple((table, str(row)) for table, row in run["cells"])
+        study.enqueue_trial({}, user_attrs=run_attrs(Run(uid, seed, parse(ExperimentConfig, run["config"]), cells)))
+    if not wanted:
+        return None
+    asked = {uid for uid, _ in wanted}
+    rows = [f"{table_tag(r.table)} {r.row}" for r in s.rows
+            if decided[(r.table, r.row)].state == "open" and {r.config_uid, r.reference_uid} & asked]
+    seeds = sorted({seed for _, seed in wanted})
+    return (f"seeds auto: queued {count(len(wanted), 'run')} (seed {', '.join(map(str, seeds))}) for "
+            f"{count(len(rows), 'undecided row')}: {', '.join(rows[:5])}{', ...' if len(rows) > 5 else ''}")
+
+
+def summary(study: optuna.Study) -> str | None:
+    """Rows by state and the runs trained against the budget; None for fixed seeds."""
+    s = spec(study)
+    if s is None:
+        return None
+    decided = decisions(study)
+    states = [d.state for d in decided.values() if d.state is not None]
+    finished = sum(len(v) for v in results(study)[0].values())
+    budget = s.adaptive.max_seeds * len(s.runs)
+    by_state = ", ".join(f"{states.count(st)} {st}" for st in ("resolved", "futile", "open", "failed") if states.count(st))
+    return (f"seeds auto ({s.adaptive.min_seeds} to {s.adaptive.max_seeds}): {by_state}; "
+            f"{finished} runs trained of the {budget} that {s.adaptive.max_seeds} seeds each would take")
