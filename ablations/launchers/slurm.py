@@ -22,13 +22,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import submitit
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..runtime.flags import worker_env
 from ..runtime.settings import Settings
 from ..runtime.urls import redact
+
+if TYPE_CHECKING:
+    import submitit
 
 Entry = Callable[[list[str]], int]  # a worker's entry point: its flags -> exit code
 
@@ -81,6 +83,8 @@ def _partitions() -> list[str]:
 
 
 def executor(options: SlurmOptions, folder: Path, workers: int, name: str) -> submitit.SlurmExecutor:
+    import submitit  # only a SLURM launch needs it (the GPU check's machine has none)
+
     ex = submitit.SlurmExecutor(folder=folder / "%j")
     params: dict = {"job_name": name, "time": options.time_min, "array_parallelism": options.array_parallelism or workers}
     for key, value in (("partition", options.partition), ("gpus_per_task", options.gpus_per_task),
