@@ -107,7 +107,7 @@ def test_auto_seeds_on_postgres_survive_a_kill_9_and_a_rerun(tmp_path, data_root
     cmd = [sys.executable, str(ROOT / "run_sweep.py"), "--preset", "tiny", "--study", "autokill", "--storage", storage,
            "--tracking-uri", tracking, "--run-dir", str(tmp_path / "runs"), "--data-root", str(data_root),
            "--heartbeat-interval", "1", "--grace-period", "4", "--no-progress", "--workers", "2", "--seeds", "auto",
-           "--min-seeds", "2", "--max-seeds", "3", *paper_tables(tmp_path, 12), "--set", "train.epochs=3"]
+           "--min-seeds", "2", "--max-seeds", "3", *paper_tables(tmp_path, 12), "--set", "train.epochs=2"]
     env = {**os.environ, "SENET_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
     launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     victim = None

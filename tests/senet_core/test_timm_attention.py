@@ -5,6 +5,7 @@ naming the field, where it has not."""
 from __future__ import annotations
 
 import functools
+from functools import cache
 
 import pytest
 import timm
@@ -27,14 +28,19 @@ PEERS = {
 }
 
 
+@cache
+def timm_params(layer) -> int:
+    """Parameters of timm's ResNet-50 with ``layer`` (None: plain) as every block's attention."""
+    return count_params(timm.create_model("resnet50", block_args=dict(attn_layer=layer)))
+
+
 def _params(module: str | None, **se) -> int:
     return count_params(build_model(ModelConfig(arch="resnet50", se=SEConfig(module=module, **se) if module else None)))
 
 
 @pytest.mark.parametrize("module", list(PEERS))
 def test_our_resnet50_with_a_timm_module_is_timms(module):
-    theirs = timm.create_model("resnet50", block_args=dict(attn_layer=PEERS[module]))
-    assert _params(module) == count_params(theirs)
+    assert _params(module) == timm_params(PEERS[module])
 
 
 def test_our_se_and_eca_are_timms_too():
