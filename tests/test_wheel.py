@@ -1,7 +1,9 @@
 """What ``pip install`` gives a user: a wheel built from the source, installed non-editable
 into a fresh virtual environment (which sees the project venv's dependencies but not its
 editable install), runs the tiny dry run and the report's help from an empty folder,
-importing nothing from the checkout."""
+importing nothing from the checkout; and the local path (launch, worker, report) runs without
+submitit and psycopg, which the GPU check's machine lacks (tools/gpu/present.txt) and does
+not carry."""
 
 from __future__ import annotations
 
@@ -14,17 +16,20 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
+GPU_MACHINE_LACKS = ("submitit", "psycopg")
 # Run inside the installed copy: the commands' own entry points, then where every module of
 # ours came from.
-PROBE = """
+PROBE = f"""
 import contextlib, io, json, sys
+sys.modules.update(dict.fromkeys({GPU_MACHINE_LACKS!r}))  # None: importing them raises ImportError
+import ablations.commands.worker, ablations.commands.launch, ablations.launchers.local, report.study
 from ablations.cli import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = main(["--suite", "paper", "--preset", "tiny", "--dry-run", "--format", "json"])
-ours = {name: getattr(m, "__file__", None) or "" for name, m in sys.modules.items()
-        if name.split(".")[0] in ("ablations", "report", "senet_core")}
-print(json.dumps({"code": code, "plan": json.loads(out.getvalue()), "files": ours}))
+ours = {{name: getattr(m, "__file__", None) or "" for name, m in sys.modules.items()
+        if m is not None and name.split(".")[0] in ("ablations", "report", "senet_core")}}
+print(json.dumps({{"code": code, "plan": json.loads(out.getvalue()), "files": ours}}))
 """
 
 
