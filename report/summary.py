@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scipy import stats
 
-from .tables import RowResult, TableResult
+from .tables import RowResult, TableResult, interval
 
 
 def _noise(r: RowResult) -> str:
@@ -12,8 +12,11 @@ def _noise(r: RowResult) -> str:
     c = r.comparison
     if c is None or r.p_adjusted is None:
         return "untested: fewer than two seeds"
+    if r.state is not None:  # --seeds auto
+        verdict = "resolved, beyond seed noise" if r.state == "resolved" else f"{r.state}, not resolved"
+        return f"{verdict}: {c.diff:+.2f} points, 95% confidence sequence {interval(c)}, adjusted p = {r.p_adjusted:.2g}"
     verdict = "beyond seed noise" if r.differs else "within seed noise"
-    return f"{verdict}: {c.diff:+.2f} points, 95% CI [{c.low:+.2f}, {c.high:+.2f}], adjusted p = {r.p_adjusted:.2g}"
+    return f"{verdict}: {c.diff:+.2f} points, 95% CI {interval(c)}, adjusted p = {r.p_adjusted:.2g}"
 
 
 def _params(r: RowResult) -> str:

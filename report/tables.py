@@ -195,9 +195,13 @@ def _delta(r: RowResult) -> str:
         return "ref."
     if c is None:
         return "—"
+    return f"{c.diff:+.2f} {interval(c)}"
+
+
+def interval(c: Comparison) -> str:
     if not (math.isfinite(c.low) and math.isfinite(c.high)):
-        return f"{c.diff:+.2f} [unbounded yet]"  # too few seeds for the anytime-valid test to bound it
-    return f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
+        return "[unbounded yet]"  # too few seeds for the anytime-valid test to bound it
+    return f"[{c.low:+.2f}, {c.high:+.2f}]"
 
 
 def caption(study_meta: dict, seeds: int, source: str | None = None, method: Method = "welch",
