@@ -19,6 +19,17 @@ class Backbone(nn.Module):
     stage_numbers: tuple[int, ...]
     stages: nn.ModuleDict
 
+    def init_weights(self) -> None:
+        """He-normal convolutions (fan-out), BN at identity: ResNet's and torchvision's."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
     def attention_blocks(self) -> dict[int, list[nn.Module]]:
         """The attention module of each unit, per stage number, in forward order (empty lists
         for plain stages), whatever class ``model.se.module`` built."""

@@ -40,7 +40,28 @@ def projection(cin: int, cout: int, stride: int, norm: bool = True) -> nn.Module
     return nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
 
 
-class ResidualUnit(nn.Module):
+class SlottedUnit(nn.Module):
+    """A unit whose attention module sits in one of its slots: ``se_<slot>``, or the branch's
+    ``inner`` slot."""
+
+    _attention_path: str | None = None
+
+    def place_attention(self, se: SEConfig | None, inner: nn.Module | None) -> None:
+        """Remember where ``se`` put the module (call once the slots are built)."""
+        if se is None:
+            self._attention_path = None
+        elif se.integration == "inner":
+            self._attention_path = next(name for name, m in self.named_modules() if m is inner)
+        else:
+            self._attention_path = f"se_{se.integration}"
+
+    @property
+    def attention(self) -> nn.Module | None:
+        """The unit's attention module, in whichever slot it sits; None for a plain unit."""
+        return None if self._attention_path is None else self.get_submodule(self._attention_path)
+
+
+class ResidualUnit(SlottedUnit):
     """``out = post(act(identity(shortcut(x')) + standard(branch(x'))))``, ``x' = pre(x)``.
 
     ``inner``: the branch's ``inner`` slot, so that :attr:`attention` can find the unit's
@@ -66,17 +87,7 @@ class ResidualUnit(nn.Module):
         self.act = nn.ReLU(inplace=True) if final_act else nn.Identity()
         self.se_post = slot(cout, se, "post")
         self._fused = getattr(self.se_standard, "fuses_residual", False)
-        if se is None:
-            self._attention_path = None
-        elif se.integration == "inner":
-            self._attention_path = next(f"branch.{name}" for name, m in branch.named_modules() if m is inner)
-        else:
-            self._attention_path = f"se_{se.integration}"
-
-    @property
-    def attention(self) -> nn.Module | None:
-        """The unit's attention module, in whichever slot it sits; None for a plain unit."""
-        return None if self._attention_path is None else self.get_submodule(self._attention_path)
+        self.place_attention(se, inner)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.se_pre(x)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .backbone import Backbone
-from .blocks import slot
+from .blocks import SlottedUnit, slot
 from .config import Integration, ModelConfig, SEConfig
 
 # Table 2: expansion t, output channels c, units n, first stride s.
@@ -40,7 +40,7 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, 
     return nn.Sequential(*layers, nn.ReLU6(inplace=True)) if act else nn.Sequential(*layers)
 
 
-class InvertedResidual(nn.Module):
+class InvertedResidual(SlottedUnit):
     """``post(x' + standard(project(inner(depthwise(expand(x'))))))``, ``x' = pre(x)``; the sum
     only when the stride is 1 and the width unchanged."""
 
@@ -52,19 +52,13 @@ class InvertedResidual(nn.Module):
         self.branch = nn.Sequential(
             *([conv_bn(cin, hidden, 1)] if expansion != 1 else []),
             conv_bn(hidden, hidden, 3, stride, groups=hidden),
-            slot(hidden, se, "inner"),
+            inner := slot(hidden, se, "inner"),
             conv_bn(hidden, cout, 1, act=False),
         )
         self.se_standard = slot(cout, se, "standard")
         self.se_post = slot(cout, se, "post")
         self._fused = self.residual and getattr(self.se_standard, "fuses_residual", False)
-        self._attention = None if se is None else se.integration
-
-    @property
-    def attention(self) -> nn.Module | None:
-        if self._attention is None:
-            return None
-        return self.branch[-2] if self._attention == "inner" else getattr(self, f"se_{self._attention}")
+        self.place_attention(se, inner)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.se_pre(x)
@@ -96,21 +90,10 @@ class MobileNetV2(Backbone):
         self.head = conv_bn(cin, last, 1)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, cfg.num_classes))
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        """torchvision's initialisation of mobilenet_v2."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear) and m is self.classifier[1]:
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        self.init_weights()
+        # torchvision's classifier initialisation (the last module: the draw order is theirs)
+        nn.init.normal_(self.classifier[1].weight, 0, 0.01)
+        nn.init.zeros_(self.classifier[1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)

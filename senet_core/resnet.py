@@ -106,17 +106,7 @@ class ResNet(Backbone):
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cin, cfg.num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.init_weights()
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
