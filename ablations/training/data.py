@@ -167,6 +167,14 @@ def epoch_generator(seed: int, epoch: int, device: torch.device, stream: int = 0
     return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch + stream)
 
 
+def epoch_streams(order_seed: int, epoch: int, device: torch.device,
+                  augment_seed: int | None) -> tuple[torch.Generator, torch.Generator]:
+    """(order, augmentation) streams of one epoch: the augmentation draws from the order's
+    stream unless it has a seed of its own (``train.seed_*``)."""
+    order = epoch_generator(order_seed, epoch, device)
+    return order, order if augment_seed is None else epoch_generator(augment_seed, epoch, device, AUGMENT_STREAM)
+
+
 class TensorBatches:
     """Batches of a :class:`TensorSplit` held on the training device, augmented there."""
 
@@ -195,14 +203,12 @@ class TensorBatches:
     def num_images(self) -> int:
         return len(self.labels)
 
-    def epoch(self, seed: int, epoch: int, skip: int = 0,
+    def epoch(self, order_seed: int, epoch: int, skip: int = 0,
               augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches after its first ``skip``; a resumed run gets exactly the
-        batches, augmentation included, that it would have had without the stop. ``seed``
-        orders them; ``augment_seed``, when given, draws the augmentation from its own stream
-        (else it shares the order's)."""
-        gen = epoch_generator(seed, epoch, self.device)
-        draws = gen if augment_seed is None else epoch_generator(augment_seed, epoch, self.device, AUGMENT_STREAM)
+        batches, augmentation included, that it would have had without the stop
+        (:func:`epoch_streams`)."""
+        gen, draws = epoch_streams(order_seed, epoch, self.device, augment_seed)
         n = len(self.labels)
         order = torch.randperm(n, generator=gen, device=self.device) if self.train else None
         for i, start in enumerate(range(0, n, self.batch_size)):
@@ -242,21 +248,20 @@ class FolderBatches:
     def num_images(self) -> int:
         return len(self.indices)
 
-    def epoch(self, seed: int, epoch: int, skip: int = 0,
+    def epoch(self, order_seed: int, epoch: int, skip: int = 0,
               augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches after its first ``skip``, in the same image order as without
-        the stop (the skipped images are not decoded; their augmentation draws differ).
-        ``augment_seed``: the loader workers' augmentation from its own stream."""
+        the stop (the skipped images are not decoded; their augmentation draws differ). The
+        loader workers' augmentation is seeded from :func:`epoch_streams`."""
         from torch.utils.data import DataLoader, Subset  # only for ImageFolder data
 
-        gen = epoch_generator(seed, epoch, torch.device("cpu"))
+        gen, draws = epoch_streams(order_seed, epoch, torch.device("cpu"), augment_seed)
         order = torch.randperm(len(self.indices), generator=gen).tolist() if self.train else range(len(self.indices))
         loader = DataLoader(
             Subset(self.dataset, [self.indices[i] for i in order[skip * self.batch_size:]]),
             batch_size=self.batch_size,
             shuffle=False,
-            generator=gen if augment_seed is None else epoch_generator(augment_seed, epoch, torch.device("cpu"),
-                                                                       AUGMENT_STREAM),
+            generator=draws,
             num_workers=self.cfg.workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,
