@@ -39,7 +39,6 @@ from ..training.estimate import describe_plan
 from ..training.structures import plan_structures
 from ..wording import count
 from . import worker
-from .process import quiet_libraries
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     vary = "" if args.vary == "all" else f"-vary-{args.vary}"
     settings = settings_from_args(args, args.study or f"{plan.sweep.suite}-{plan.sweep.preset}{vary}")
-    quiet_libraries()
+    engine.quiet()
     return launch(args, plan, settings)
 
 

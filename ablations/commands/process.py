@@ -1,5 +1,5 @@
-"""What every command does as a process: stop signals handled the graceful way, library
-output quieted, bad input one line and exit code 2, a stop signal the shell's exit code."""
+"""What every command does as a process: stop signals handled the graceful way,
+bad input one line and exit code 2, a stop signal the shell's exit code."""
 
 from __future__ import annotations
 
@@ -27,14 +27,6 @@ def run_command(command: Callable[[], int]) -> int:
         print(f"\ninterrupted by {sig}: the run in progress keeps its checkpoint and is queued again; "
               "run the same command again to finish what is missing", file=sys.stderr)
         return err.exit_code if isinstance(err, Interrupted) else 130
-
-
-def quiet_libraries() -> None:
-    """Optuna's and MLflow's output as a sweep wants it, once a command is past its parser."""
-    from .. import engine, tracking  # heavy (Optuna, torch): not for --help
-
-    engine.quiet()
-    tracking.quiet()
 
 
 def exit_now(code: int) -> None:

@@ -14,13 +14,12 @@ from ..runtime.settings import make_settings
 from ..runtime.urls import missing, redact, require_existing
 from ..tracking.reader import epochs_logged
 from ..wording import count
-from .process import quiet_libraries
 
 
 def run(args: argparse.Namespace) -> int:
     settings = make_settings(args.study, run_dir=args.run_dir, storage=args.storage, tracking_uri=args.tracking_uri)
     require_existing(settings.storage, "--storage", "give the study's --storage or --run-dir")
-    quiet_libraries()
+    engine.quiet()
     storage = engine.make_storage(settings)
     try:
         st = engine.open_study(settings, storage, create=False)

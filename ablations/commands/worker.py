@@ -16,7 +16,7 @@ from ..runtime.urls import redact, require_existing
 from ..training.device import EXIT_DEVICE_LOST, DeviceLost
 from ..wording import count
 from .parsers import worker_parser
-from .process import exit_now, quiet_libraries, run_command
+from .process import exit_now, run_command
 
 COMMAND = (sys.executable, "-m", "ablations.commands.worker")  # what starts a worker process, before its flags
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("worker: --study is required (the name of an existing study)")
     settings = settings_from_args(args, args.study)
     require_existing(settings.storage, "--storage", "queue the study first, or give its --storage or --run-dir")
-    quiet_libraries()
+    engine.quiet()
     lifeline.watch()  # started by a launcher: stop, as on SIGTERM, when it dies
     try:
         worker = engine.Worker(settings, on_done=lambda run, result, s: print(f"{run.name}: {result} ({s:.1f} s)", flush=True),

@@ -18,6 +18,7 @@ import warnings
 import optuna
 from optuna.exceptions import ExperimentalWarning
 
+from .. import tracking
 from . import adaptive
 from .liveness import WaitReporter, fail_stale, held_runs
 from .outage import Patience
@@ -27,7 +28,9 @@ from .worker import Worker
 
 
 def quiet() -> None:
-    """What a process of ours wants of Optuna's output, set where the process starts."""
+    """What a process of ours wants of Optuna's and MLflow's output, set where the process
+    starts (after its parser: importing this package is what --help must not wait for)."""
+    tracking.quiet()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Heartbeats are experimental in Optuna 5; they are used on purpose.
     warnings.filterwarnings("ignore", category=ExperimentalWarning)

@@ -55,16 +55,15 @@ def worker_argv(settings: Settings, threads: int | None = None) -> list[str]:
     """The ``worker`` command's flags that join ``settings``' study from another process (a
     local worker or a cluster task), paths made absolute, progress bars off. Secret settings
     (the store URLs) are left out: they go through the environment (:func:`worker_env`)."""
+    worker = dataclasses.replace(settings, progress=False, threads=threads or settings.threads)
     argv: list[str] = []
     for f in FLAGGED:
-        value = threads or settings.threads if f.name == "threads" else getattr(settings, f.name)
-        if f.metadata["secret"] or value is None:
+        value = getattr(worker, f.name)
+        if f.metadata["secret"] or value is None or value is True:  # a bool flag only turns its setting off
             continue
-        if isinstance(value, bool):
-            argv += [] if value else [flag_name(f)]
-            continue
-        argv += [flag_name(f), str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
-    return [*argv, "--no-progress"] if settings.progress else argv
+        argv += [flag_name(f)] if value is False else [
+            flag_name(f), str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
+    return argv
 
 
 def worker_env(settings: Settings, tracking_uri: str | None = None) -> dict[str, str]:
