@@ -199,8 +199,8 @@ def train_here(args: argparse.Namespace, settings: Settings, plan: Plan, q: Queu
     if args.workers:
         q.tracker.set_status(q.parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
     _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
-    if plan.adaptive and (line := patience(lambda: engine.adaptive.summary(q.study))):
-        print(f"  {line}")
+    if plan.adaptive and (auto := patience(lambda: engine.adaptive.snapshot(q.study))):
+        print(f"  {engine.adaptive.summary(auto)}")
     for line in worker_errors:
         print(f"warning: {line}", file=sys.stderr)
     # A dead worker's run is retried by the others while they still have work; one left

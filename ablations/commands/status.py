@@ -28,15 +28,16 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}; studies there: "
                           f"{', '.join(names) or 'none'}") from None
     status = engine.study_status(st, storage)
+    auto = engine.adaptive.snapshot(st)
     ids = [r.mlflow_run_id for r in status.running if r.mlflow_run_id]
     reached = epochs_logged(settings.tracking_uri, ids) if ids and not missing(settings.tracking_uri) else {}
     if args.format == "json":
         out = asdict(status)
         for run in out["running"]:
             run["epochs_done"] = reached.get(run["mlflow_run_id"])
-        if (decided := engine.adaptive.decisions(st)) is not None:
+        if auto is not None:
             out["seeds_auto"] = [{"table": t, "row": r, "state": d.state, "paired_seeds": d.comparison.n if d.comparison else 0}
-                                 for (t, r), d in decided.items() if d.state is not None]
+                                 for (t, r), d in auto.decided.items() if d.state is not None]
         print(json.dumps(out, indent=1))
         return 0
     c = status.counts
@@ -50,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  running: {r.name} (trial {r.trial}), {epoch}, on {r.worker}, {beat}")
     if status.slurm_jobs:
         print(f"  SLURM jobs: {', '.join(status.slurm_jobs)}")
-    if line := engine.adaptive.summary(st):
-        print(f"  {line}")
-        for (table, row), d in engine.adaptive.decisions(st).items():
+    if auto is not None:
+        print(f"  {engine.adaptive.summary(auto)}")
+        for (table, row), d in auto.decided.items():
             if d.state == "open":
                 n = d.comparison.n if d.comparison else 0
                 print(f"  open: {table_tag(table)} {row}, {count(n, 'paired seed')}")

@@ -49,37 +49,48 @@ def spec(study: optuna.Study) -> Spec | None:
                 tuple(Row(*r) for r in attr["rows"]), attr["runs"])
 
 
-def results(study: optuna.Study) -> tuple[dict[str, dict[int, float]], set[str]]:
-    """Each configuration's finished top-1 errors by seed, and the configurations with a run
-    that failed for good (not queued again)."""
+@dataclass(frozen=True)
+class Snapshot:
+    """A ``--seeds auto`` study now, from one read of its trials: each configuration's
+    finished top-1 errors by seed, the configurations with a run that failed for good, every
+    run's state, and each row's decision."""
+
+    spec: Spec
+    finished: dict[str, dict[int, float]]
+    states: dict[tuple[str, int], str]
+    decided: dict[tuple[int | str, str], Decision]
+
+
+def snapshot(study: optuna.Study) -> Snapshot | None:
+    """None for a study of fixed seeds."""
+    s = spec(study)
+    if s is None:
+        return None
+    trials = study.get_trials(deepcopy=False)
+    states = run_states(study, trials)
     finished: dict[str, dict[int, float]] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if (key := run_key(t)) is not None and t.value is not None:
+    for t in trials:
+        if t.state == TrialState.COMPLETE and (key := run_key(t)) is not None and t.value is not None:
             finished.setdefault(key[0], {})[key[1]] = t.value
-    failed = {uid for (uid, _), state in run_states(study).items() if state == "failed"}
-    return finished, failed
+    failed = {uid for (uid, _), state in states.items() if state == "failed"}
+    return Snapshot(s, finished, states, decide(s.rows, finished, failed, s.adaptive))
 
 
 def decisions(study: optuna.Study) -> dict[tuple[int | str, str], Decision] | None:
     """Each row's state now; None for a study of fixed seeds."""
-    s = spec(study)
-    if s is None:
-        return None
-    finished, failed = results(study)
-    return decide(s.rows, finished, failed, s.adaptive)
+    snap = snapshot(study)
+    return snap.decided if snap else None
 
 
 def extend(study: optuna.Study) -> str | None:
     """Queue the next seed of every configuration an open row needs; the line that says so,
     or None when nothing was queued."""
-    s = spec(study)
-    if s is None:
+    snap = snapshot(study)
+    if snap is None:
         return None
-    finished, failed = results(study)
-    decided = decide(s.rows, finished, failed, s.adaptive)
-    known = run_states(study)
-    wanted = sorted((uid, seed) for uid, seed in next_runs(s.rows, decided, finished)
-                    if (uid, seed) not in known and seed < s.adaptive.max_seeds)
+    s = snap.spec
+    wanted = sorted((uid, seed) for uid, seed in next_runs(s.rows, snap.decided, snap.finished)
+                    if (uid, seed) not in snap.states and seed < s.adaptive.max_seeds)
     for uid, seed in wanted:
         run = s.runs[uid]
         cells = tuple((table, str(row)) for table, row in run["cells"])
@@ -88,21 +99,17 @@ def extend(study: optuna.Study) -> str | None:
         return None
     asked = {uid for uid, _ in wanted}
     rows = [f"{table_tag(r.table)} {r.row}" for r in s.rows
-            if decided[(r.table, r.row)].state == "open" and {r.config_uid, r.reference_uid} & asked]
+            if snap.decided[(r.table, r.row)].state == "open" and {r.config_uid, r.reference_uid} & asked]
     seeds = sorted({seed for _, seed in wanted})
     return (f"seeds auto: queued {count(len(wanted), 'run')} (seed {', '.join(map(str, seeds))}) for "
             f"{count(len(rows), 'undecided row')}: {', '.join(rows[:5])}{', ...' if len(rows) > 5 else ''}")
 
 
-def summary(study: optuna.Study) -> str | None:
-    """Rows by state and the runs trained against the budget; None for fixed seeds."""
-    s = spec(study)
-    if s is None:
-        return None
-    decided = decisions(study)
-    states = [d.state for d in decided.values() if d.state is not None]
-    finished = sum(len(v) for v in results(study)[0].values())
-    budget = s.adaptive.max_seeds * len(s.runs)
+def summary(snap: Snapshot) -> str:
+    """Rows by state and the runs trained against the budget."""
+    a = snap.spec.adaptive
+    states = [d.state for d in snap.decided.values() if d.state is not None]
+    finished = sum(len(v) for v in snap.finished.values())
     by_state = ", ".join(f"{states.count(st)} {st}" for st in ("resolved", "futile", "open", "failed") if states.count(st))
-    return (f"seeds auto ({s.adaptive.min_seeds} to {s.adaptive.max_seeds}): {by_state}; "
-            f"{finished} runs trained of the {budget} that {s.adaptive.max_seeds} seeds each would take")
+    return (f"seeds auto ({a.min_seeds} to {a.max_seeds}): {by_state}; "
+            f"{finished} runs trained of the {a.max_seeds * len(snap.spec.runs)} that {a.max_seeds} seeds each would take")

@@ -123,13 +123,13 @@ def enqueue_missing(study: optuna.Study, plan: Plan) -> tuple[int, int]:
     return done, queued
 
 
-def run_states(study: optuna.Study) -> dict[tuple[str, int], str]:
-    """Each run's state over all its trials: finished (a COMPLETE trial), running, queued, or
-    failed (only FAIL/PRUNED trials left)."""
+def run_states(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> dict[tuple[str, int], str]:
+    """Each run's state over all its trials (``trials``: the study's, when the caller has
+    them): finished (a COMPLETE trial), running, queued, or failed (only FAIL/PRUNED left)."""
     rank = {TrialState.COMPLETE: 3, TrialState.RUNNING: 2, TrialState.WAITING: 1}
     names = {3: "finished", 2: "running", 1: "queued", 0: "failed"}
     best: dict[tuple[str, int], int] = {}
-    for t in study.get_trials(deepcopy=False):
+    for t in study.get_trials(deepcopy=False) if trials is None else trials:
         if (k := run_key(t)) is not None:
             best[k] = max(best.get(k, 0), rank.get(t.state, 0))
     return {k: names[v] for k, v in best.items()}

@@ -184,8 +184,9 @@ class Worker:
         self.patience(tell)
 
     def _extend(self) -> None:
-        """``--seeds auto``: with this run's result, queue the seeds the open rows need."""
-        if line := self.patience(lambda: adaptive.extend(self.study)):
+        """``--seeds auto``: with this run's result, queue the seeds the open rows need (a
+        study of fixed seeds, known at start, costs no look at the store)."""
+        if adaptive.ATTR in self.study_attrs and (line := self.patience(lambda: adaptive.extend(self.study))):
             self.say(line)
 
     def _reject(self, number: int, trial_id: int, reason: str) -> None:
