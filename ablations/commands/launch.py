@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.storages import RDBStorage
@@ -40,6 +41,9 @@ from ..training.structures import plan_structures
 from ..wording import count
 from . import worker
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 
 @dataclass(frozen=True)
 class Queued:
@@ -54,6 +58,7 @@ class Queued:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.config = args.config or default_sweeps()  # resolved once: the plan's source, recorded with the study
     plan = plan_from_args(args)
     vary = "" if args.vary == "all" else f"-vary-{args.vary}"
     settings = settings_from_args(args, args.study or f"{plan.sweep.suite}-{plan.sweep.preset}{vary}")
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
-    data = load_yaml(args.config or default_sweeps())
+    data = load_yaml(args.config)
     # --vary X: the other sources of randomness fixed (seed 0) for every run, before --set.
     sets = {f"train.seed_{source}": 0 for source in ("init", "order", "augment") if args.vary not in ("all", source)}
     sets.update(parse_set(s) for s in args.sets)
@@ -127,14 +132,14 @@ def cpu_compile_warning(plan: Plan, device_type: str) -> str | None:
             "(measured on 2 cores: about 45 s for a width-1/8 ResNet-20, 2.5 min for a ResNet-110)")
 
 
-def queue(plan: Plan, settings: Settings, config_file: Path | None) -> Queued:
+def queue(plan: Plan, settings: Settings, config_file: Path | Traversable) -> Queued:
     """Create or open the study, queue every planned run it has not finished, and open the
     study's parent run in MLflow with the plan the report reads."""
     storage = engine.make_storage(settings)
     st = engine.open_study(settings, storage, create=True)
     seeds = "auto" if plan.adaptive else plan.sweep.seeds
     for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": seeds,
-                       "config_file": str(config_file or default_sweeps())}.items():
+                       "config_file": str(config_file)}.items():
         st.set_user_attr(key, value)
     done, queued = engine.enqueue_missing(st, plan)
     if plan.adaptive:
