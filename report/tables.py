@@ -9,7 +9,7 @@ import pandas as pd
 
 from ablations.experiment.paper import PaperRow, published
 from ablations.experiment.plan import table_tag
-from ablations.experiment.sequential import Adaptive, Row, decide, holm
+from ablations.experiment.sequential import Adaptive, decide, holm, table_rows
 from ablations.experiment.sweepfile import TableId, declared_tables, load_yaml, packaged_sweeps
 from ablations.tracking.reader import StudyRuns
 from ablations.wording import count
@@ -150,9 +150,7 @@ def _fixed(rows: list[dict], values: dict[str, dict[int, float]], method: Method
 
 def _sequential(rows: list[dict], values: dict[str, dict[int, float]], auto: Adaptive) -> list[RowResult]:
     """The states the study's seeds were added by, from the runs MLflow holds."""
-    by_row = {r["row"]: r for r in rows}
-    decision_rows = [Row(r["table"], r["row"], r["config_uid"],
-                         by_row[r["reference"]]["config_uid"] if r["reference"] in by_row else None) for r in rows]
+    decision_rows = table_rows(rows[0]["table"], [(r["row"], r["config_uid"], r["reference"]) for r in rows])
     results = {r["config_uid"]: values[r["row"]] for r in rows}
     failed = {r["config_uid"] for r in rows if r["status"] == "failed"}
     decided = decide(decision_rows, results, failed, auto)

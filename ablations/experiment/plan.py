@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .config import ExperimentConfig, config_uid
 from .schema import to_dict
-from .sequential import Adaptive, Row
+from .sequential import Adaptive, Row, table_rows
 from .sweepfile import Sweep, TableId
 
 
@@ -62,11 +62,8 @@ class Plan:
 
     def decision_rows(self) -> tuple[Row, ...]:
         """Each table row with its configuration and its reference row's, for ``--seeds auto``."""
-        out = []
-        for t in self.sweep.tables:
-            uids = {r.label: config_uid(r.config) for r in t.rows}
-            out += [Row(t.number, r.label, uids[r.label], uids[r.reference] if r.reference else None) for r in t.rows]
-        return tuple(out)
+        return tuple(row for t in self.sweep.tables
+                     for row in table_rows(t.number, [(r.label, config_uid(r.config), r.reference) for r in t.rows]))
 
     def cells_of(self, uid: str) -> tuple[tuple[int, str], ...]:
         return tuple((c.table, c.row) for c in self.cells if c.config_uid == uid)

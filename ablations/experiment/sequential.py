@@ -163,6 +163,12 @@ class Row:
     reference_uid: str | None  # None: the row is a reference
 
 
+def table_rows(table: int | str, rows: Sequence[tuple[str, str, str | None]]) -> list[Row]:
+    """One table's rows from (label, config_uid, reference label or None)."""
+    uids = {label: uid for label, uid, _ in rows}
+    return [Row(table, label, uid, uids.get(reference)) for label, uid, reference in rows]
+
+
 @dataclass(frozen=True)
 class Decision:
     state: State | None  # None for a reference row
