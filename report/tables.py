@@ -91,8 +91,7 @@ def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
 
 def adaptive_of(plan: dict) -> Adaptive | None:
     """A ``--seeds auto`` study's bounds; None for a study of fixed seeds."""
-    a = plan.get("adaptive")
-    return Adaptive(a["min_seeds"], a["max_seeds"], a["alpha"]) if a else None
+    return Adaptive.from_json(plan["adaptive"]) if plan.get("adaptive") else None
 
 
 def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResult]:

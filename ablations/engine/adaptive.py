@@ -23,7 +23,10 @@ ATTR = "adaptive"
 
 
 @dataclass(frozen=True)
-class Spec:
+class Record:
+    """What a ``--seeds auto`` study keeps: its bounds, its decision rows, and each
+    configuration's config and cells (to queue more of its seeds)."""
+
     adaptive: Adaptive
     rows: tuple[Row, ...]
     runs: dict[str, dict]  # config_uid -> its config and cells
@@ -40,12 +43,12 @@ def record(study: optuna.Study, plan: Plan) -> None:
     })
 
 
-def spec(study: optuna.Study) -> Spec | None:
+def recorded(study: optuna.Study) -> Record | None:
     """The study's ``--seeds auto`` record; None for a study of fixed seeds."""
     attr = study.user_attrs.get(ATTR)
     if not attr:
         return None
-    return Spec(Adaptive(attr["min_seeds"], attr["max_seeds"], attr["alpha"]),
+    return Record(Adaptive.from_json(attr),
                 tuple(Row(*r) for r in attr["rows"]), attr["runs"])
 
 
@@ -55,7 +58,7 @@ class Snapshot:
     finished top-1 errors by seed, the configurations with a run that failed for good, every
     run's state, and each row's decision."""
 
-    spec: Spec
+    record: Record
     finished: dict[str, dict[int, float]]
     states: dict[tuple[str, int], str]
     decided: dict[tuple[int | str, str], Decision]
@@ -63,7 +66,7 @@ class Snapshot:
 
 def snapshot(study: optuna.Study) -> Snapshot | None:
     """None for a study of fixed seeds."""
-    s = spec(study)
+    s = recorded(study)
     if s is None:
         return None
     trials = study.get_trials(deepcopy=False)
@@ -88,7 +91,7 @@ def extend(study: optuna.Study) -> str | None:
     snap = snapshot(study)
     if snap is None:
         return None
-    s = snap.spec
+    s = snap.record
     wanted = sorted((uid, seed) for uid, seed in next_runs(s.rows, snap.decided, snap.finished)
                     if (uid, seed) not in snap.states and seed < s.adaptive.max_seeds)
     for uid, seed in wanted:
@@ -107,9 +110,9 @@ def extend(study: optuna.Study) -> str | None:
 
 def summary(snap: Snapshot) -> str:
     """Rows by state and the runs trained against the budget."""
-    a = snap.spec.adaptive
+    a = snap.record.adaptive
     states = [d.state for d in snap.decided.values() if d.state is not None]
     finished = sum(len(v) for v in snap.finished.values())
     by_state = ", ".join(f"{states.count(st)} {st}" for st in ("resolved", "futile", "open", "failed") if states.count(st))
     return (f"seeds auto ({a.min_seeds} to {a.max_seeds}): {by_state}; "
-            f"{finished} runs trained of the {a.max_seeds * len(snap.spec.runs)} that {a.max_seeds} seeds each would take")
+            f"{finished} runs trained of the {a.max_seeds * len(snap.record.runs)} that {a.max_seeds} seeds each would take")

@@ -68,7 +68,7 @@ def critical_t(n: int, alpha: float = ALPHA, g: float = G) -> float:
 
 
 @dataclass(frozen=True)
-class Sequential:
+class AnytimeComparison:
     """A row against its reference over the first ``n`` paired seeds: mean difference
     (points), its anytime-valid 95% interval, the anytime-valid p-value and the sample sd."""
 
@@ -80,7 +80,7 @@ class Sequential:
     sd: float
 
 
-def compare(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> Sequential | None:
+def compare(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> AnytimeComparison | None:
     """The comparison of the paired differences ``d`` (in seed order); None below 2."""
     n = len(d)
     if n < 2:
@@ -92,7 +92,7 @@ def compare(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> Sequentia
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
     t = critical_t(n, alpha, g)
     half = math.inf if t == math.inf else t * sd / math.sqrt(n)
-    return Sequential(n, mean, mean - half, mean + half, min(1.0, math.exp(-best)), sd)
+    return AnytimeComparison(n, mean, mean - half, mean + half, min(1.0, math.exp(-best)), sd)
 
 
 def first_resolved(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> int | None:
@@ -112,7 +112,7 @@ def _log_bf_at_zero(d: Sequence[float], g: float) -> float:
     return log_bayes_factor(mean / math.sqrt(var / n), n, g)
 
 
-def seeds_to_resolve(c: Sequential, max_seeds: int, alpha: float = ALPHA, g: float = G) -> int | None:
+def seeds_to_resolve(c: AnytimeComparison, max_seeds: int, alpha: float = ALPHA, g: float = G) -> int | None:
     """The fewest seeds, up to ``max_seeds``, at which the difference and spread observed so
     far would resolve the row; None when none would."""
     for n in range(max(c.n, 2), max_seeds + 1):
@@ -152,6 +152,10 @@ class Adaptive:
     def to_json(self) -> dict:
         return {"min_seeds": self.min_seeds, "max_seeds": self.max_seeds, "alpha": self.alpha}
 
+    @classmethod
+    def from_json(cls, data: dict) -> Adaptive:
+        return cls(data["min_seeds"], data["max_seeds"], data["alpha"])
+
 
 @dataclass(frozen=True)
 class Row:
@@ -172,7 +176,7 @@ def table_rows(table: int | str, rows: Sequence[tuple[str, str, str | None]]) ->
 @dataclass(frozen=True)
 class Decision:
     state: State | None  # None for a reference row
-    comparison: Sequential | None
+    comparison: AnytimeComparison | None
     p_adjusted: float | None
     seeds_needed: int | None  # the seed count that would resolve it at the observed effect
 
@@ -200,7 +204,7 @@ def decide(rows: Sequence[Row], results: Mapping[str, Mapping[int, float]], fail
     return out
 
 
-def _decision(r: Row, c: Sequential | None, p: float | None, failed: set[str], adaptive: Adaptive) -> Decision:
+def _decision(r: Row, c: AnytimeComparison | None, p: float | None, failed: set[str], adaptive: Adaptive) -> Decision:
     if r.reference_uid is None:
         return Decision(None, None, None, None)
     if {r.config_uid, r.reference_uid} & failed:
