@@ -25,8 +25,8 @@ def _reduction(*args, out_shape=None, **kwargs) -> int:
 
 
 def _window(*args, out_shape=None, **kwargs) -> int:
-    return math.prod(out_shape[0] if isinstance(out_shape, tuple | list) and isinstance(out_shape[0], tuple | list)
-                     else out_shape) * math.prod(args[1])  # a kernel's worth per output element
+    output = out_shape[0] if isinstance(out_shape[0], tuple | list) else out_shape  # max-pool: (output, indices)
+    return math.prod(output) * math.prod(args[1])  # a kernel's worth per output element
 
 
 def _elementwise(*args, out_shape=None, **kwargs) -> int:

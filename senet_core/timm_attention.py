@@ -25,8 +25,11 @@ from torch import nn
 from .config import SEConfig
 
 PREFIX = "timm:"
-_R, _G, _B, _MLP_B, _K = ("reduction", "rd_ratio"), ("gate", "gate_layer"), ("bias", "bias"), ("bias", "mlp_bias"), (
-    "kernel_size", "kernel_size")
+_R = ("reduction", "rd_ratio")
+_G = ("gate", "gate_layer")
+_B = ("bias", "bias")
+_MLP_B = ("bias", "mlp_bias")
+_K = ("kernel_size", "kernel_size")
 # The lightweight modules of timm.layers.get_attn, which sit beside a block's convolutions
 # (its other entries replace them), and the SE factors each takes: (field, timm keyword).
 MODULES: dict[str, tuple[tuple[str, str], ...]] = {
