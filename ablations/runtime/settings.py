@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import ConfigError
 from .urls import STORAGE_SCHEMES, TRACKING_SCHEMES, check_url, sqlite_url
 
-FINAL_CHECKPOINT = ("weights", "full", "none")  # what stays of a finished run's checkpoint
+FinalCheckpoint = Literal["weights", "full", "none"]  # what stays of a finished run's checkpoint
+FINAL_CHECKPOINT = get_args(FinalCheckpoint)
 # How workers and cluster tasks get the store URLs, passwords kept off their command lines.
 STORAGE_ENV, TRACKING_ENV = "SENET_STORAGE", "MLFLOW_TRACKING_URI"
 
@@ -64,7 +65,7 @@ class Settings:
     heartbeat_interval: int = field(default=10, metadata=flag("seconds between a worker's heartbeats"))
     grace_period: int = field(default=40, metadata=flag("seconds without a heartbeat before a run is retried"))
     max_retry: int = 3
-    final_checkpoint: Literal["weights", "full", "none"] = field(default="weights", metadata=flag(
+    final_checkpoint: FinalCheckpoint = field(default="weights", metadata=flag(
         "what is kept of a finished run's checkpoint: its weights as <uid>-seed<N>.weights.pt, all of it, or nothing"))
     progress: bool = field(default=True, metadata=flag("progress bars"))
 
