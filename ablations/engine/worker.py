@@ -304,7 +304,8 @@ class Worker:
                     with STOPPER.deferred():
                         outcome = train(
                             run.config, run.seed, train_b, test_b, self.device, checkpoint,
-                            on_epoch=child.log_epoch, progress=bar.update if bar else None,
+                            on_epoch=lambda epoch, metrics: self._log_epoch(child, epoch, metrics),
+                            progress=bar.update if bar else None,
                             should_stop=lambda: STOPPER.requested, model=model,
                         )
                 finally:
@@ -341,6 +342,14 @@ class Worker:
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)
         return 1
+
+    @staticmethod
+    def _log_epoch(child: ChildRun, epoch: int, metrics: dict[str, float]) -> None:
+        """The epoch's checkpoint is saved before it is logged, so a stop may abandon the
+        logging: a tracking server that died with the launcher would hold it in retries for
+        minutes, past the lifeline's hard exit, and leave the run RUNNING."""
+        with STOPPER.interruptible():
+            child.log_epoch(epoch, metrics)
 
     def _hand_back(self, signal_name: str) -> None:
         """Fail the held trial and queue its run again at once, so another worker (or the next

@@ -70,5 +70,17 @@ class Stopper:
         finally:
             self._deferring = outer
 
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Within a deferred block, a part that a stop may abandon at once (its work is saved
+        already, and it may block: logging to a tracking server that is gone); a stop that
+        came before it raises on entry."""
+        self.check()
+        outer, self._deferring = self._deferring, False
+        try:
+            yield
+        finally:
+            self._deferring = outer
+
 
 STOPPER = Stopper()

@@ -259,7 +259,8 @@ def train(
     """Train ``cfg`` with ``seed``; resumes from ``checkpoint`` when it holds earlier steps.
 
     ``should_stop`` is asked after every training step; when it says yes the checkpoint is
-    saved at that step and :class:`Stopped` is raised. The final evaluation also records
+    saved at that step and :class:`Stopped` is raised. ``on_epoch`` is called once the
+    epoch's checkpoint is saved (a stop may abandon it). The final evaluation also records
     the Section 7 statistics of an SE model (``EXCITATION_PER_CLASS`` test images per
     class, chosen by ``test_batches.labels``). ``model``: the network :func:`init_model`
     built for this config and seed, when the caller has it already.

@@ -1,6 +1,7 @@
 """A worker never leaves a run RUNNING behind when it stops: a stop signal that lands while
-it claims a run, or a storage outage right after the claim, still ends with the run queued
-again or trained (fake data, fast)."""
+it claims a run or while it logs an epoch to a tracking server that is gone, or a storage
+outage right after the claim, still ends with the run queued again or trained (fake data,
+fast)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,24 @@ def test_a_storage_outage_right_after_a_claim_is_waited_out(queued, monkeypatch)
     monkeypatch.setattr(worker.storage, "set_trial_user_attr", flaky)
     assert worker.run_forever() == 2
     assert _states(queued) == Counter({TrialState.COMPLETE: 2})
+
+
+def test_a_stop_while_an_epoch_is_logged_to_a_dead_server_hands_the_run_back(queued, monkeypatch):
+    """A launcher killed with SIGKILL takes its MLflow server along; the worker's epoch
+    logging then retries for minutes (seen: past the lifeline's hard exit, the run left
+    RUNNING). The stop abandons the logging: the epoch's checkpoint is saved already."""
+    from ablations.tracking.writer import ChildRun
+
+    def server_gone(self, epoch, metrics):
+        os.kill(os.getpid(), signal.SIGTERM)  # the lifeline's SIGTERM, while MLflow retries
+        time.sleep(2)
+        raise ConnectionError("the tracking server is gone")
+
+    monkeypatch.setattr(ChildRun, "log_epoch", server_gone)
+    worker = Worker(queued, say=None)
+    with pytest.raises(Interrupted):
+        worker.run_forever()
+    trials = optuna.load_study(study_name="held", storage=queued.storage).trials
+    stopped = next(t for t in trials if t.state == TrialState.FAIL)
+    assert stopped.user_attrs["failure"].startswith("interrupted by SIGTERM")  # handed back, not failed
+    assert _states(queued) == Counter({TrialState.FAIL: 1, TrialState.WAITING: 2})

@@ -46,6 +46,16 @@ def test_first_signal_in_training_waits_for_the_step_second_interrupts(stopper):
         stopper.check()
 
 
+def test_an_interruptible_part_of_training_stops_at_once(stopper):
+    with stopper.deferred():
+        with pytest.raises(Interrupted), stopper.interruptible():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        assert stopper.requested
+        with pytest.raises(Interrupted), stopper.interruptible():  # a stop that came before: at entry
+            pass
+
+
 PARENT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
