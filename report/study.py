@@ -10,10 +10,12 @@ from ablations.errors import ConfigError
 from ablations.experiment.config import ExperimentConfig, config_uid
 from ablations.experiment.schema import parse
 from ablations.runtime.settings import make_settings
-from ablations.tracking.links import ui_hint
+from ablations.tracking.links import UI_ADDRESS, ui_address, ui_hint
 from ablations.tracking.reader import StudyRuns, read_study
+from ablations.wording import count
 
 from . import figures
+from .html import to_html
 from .pdf import Section, write_pdf
 from .render import to_latex, to_markdown
 from .seeds import DEFAULT_POWER, PAGE_COLUMNS, describe, intro, one_seed_message, page_rows, plan_seeds
@@ -21,7 +23,7 @@ from .stats import DEFAULT_METHOD, METHODS, Method
 from .summary import overview, table_sentences
 from .tables import adaptive_of, build_results, caption, text_table, tidy_frame
 
-FORMATS = ("pdf", "md", "tex", "csv")
+FORMATS = ("pdf", "md", "tex", "csv", "html")
 
 
 def _formats(text: str) -> list[str]:
@@ -56,7 +58,9 @@ def _base_uid(study: StudyRuns) -> str | None:
 
 
 def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method = DEFAULT_METHOD,
-                 tracking_uri: str = "") -> list[Path]:
+                 tracking_uri: str = "", address: str | None = None) -> list[Path]:
+    """``address``: the MLflow UI the HTML page links to (default: the tracking server's, or
+    ``mlflow ui``'s)."""
     out.mkdir(parents=True, exist_ok=True)
     auto = adaptive_of(study.plan)
     seeds = auto.max_seeds if auto else int(study.plan.get("seeds", 1))
@@ -77,9 +81,26 @@ def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method
         path = out / "tables.csv"
         tidy_frame(results).to_csv(path, index=False)
         written.append(path)
+    if "html" in formats:
+        path = out / "ablation_report.html"
+        header = [("Suite / preset", f"{study.plan.get('suite', '?')} / {study.plan.get('preset', '?')}"),
+                  ("Ours", f"{meta['dataset']}, {meta['backbone']}, {count(meta['epochs'], 'epoch')}, torch {meta['torch']} "
+                           f"on {meta['devices']}"),
+                  ("Seeds", _seeds_line(study.plan, results)),
+                  ("Git commit", study.parent["tags"].get("git_commit", "unknown"))]
+        path.write_text(to_html(study.study, results, texts, _row_runs(study), study.experiment_id,
+                                address or ui_address(tracking_uri), header))
+        written.append(path)
     if "pdf" in formats:
         written.append(_pdf(study, results, texts, meta, out, tracking_uri))
     return written
+
+
+def _row_runs(study: StudyRuns) -> dict[str, list[str]]:
+    """Each configuration's finished runs, by seed (the latest attempt of a seed)."""
+    ok = study.runs[study.runs.status == "FINISHED"].sort_values(["seed", "start_time"])
+    latest = ok.drop_duplicates(["config_uid", "seed"], keep="last")
+    return {uid: list(group.run_id) for uid, group in latest.groupby("config_uid", sort=False)}
 
 
 def _seeds_line(plan: dict, results) -> str:
@@ -142,7 +163,7 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path, trac
         ("Date", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
         ("Git commit", tags.get("git_commit", "unknown")),
         ("torch / device", f"{meta['torch']} / {meta['devices']}"),
-        ("Runs in MLflow", ui_hint(tracking_uri or "<tracking URI>", study.experiment_id, study.study)),
+        ("Runs in MLflow", ui_hint(tracking_uri or "<tracking URI>", study.experiment_id)),
     ]
     appendix = [
         (r.config_uid or "", str(r.seed), r.status, r.rows, r.run_id, r.failure[:80])
@@ -178,7 +199,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--study", required=True, help="study name (the MLflow experiment)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///runs/mlflow.db)")
     p.add_argument("--out", type=Path, help="output folder (default: reports/<study>)")
-    p.add_argument("--format", default="pdf,md,tex,csv", help="comma-separated: pdf,md,tex,csv")
+    p.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated: {','.join(FORMATS)}")
+    p.add_argument("--ui-address", help="the MLflow UI the HTML page's links open (default: the tracking server, "
+                                        f"or {UI_ADDRESS}, where `mlflow ui` serves)")
     p.add_argument("--no-log", action="store_true", help="do not attach the report to the study's parent run")
     p.add_argument("--stats", choices=METHODS, default=DEFAULT_METHOD,
                    help=f"how rows are compared with their reference (default: {DEFAULT_METHOD}; "
@@ -188,7 +211,7 @@ def main(argv: list[str]) -> int:
     uri = make_settings(args.study, tracking_uri=args.tracking_uri).tracking_uri
     study = read_study(uri, args.study)
     out = args.out or Path("reports") / args.study
-    written = build_report(study, out, formats, args.stats, uri)
+    written = build_report(study, out, formats, args.stats, uri, args.ui_address)
     if not args.no_log:
         study.attach(written)
     for path in written:

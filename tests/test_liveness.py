@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 
 from ablations.engine import make_storage, open_study
 from ablations.experiment.config import ExperimentConfig
+from ablations.experiment.plan import Run
 from ablations.experiment.schema import parse
 from ablations.runtime.settings import make_settings
 from ablations.tracking.writer import Tracker
@@ -61,8 +62,8 @@ def test_runs_of_lost_workers_finish_once_and_the_wait_is_reported(tmp_path, dat
     storage.set_trial_user_attr(ids[finished.number], "worker", "gone-host:4242")
     tracker = Tracker(tracking, "lost")
     cfg = parse(ExperimentConfig, finished.user_attrs["config"])
-    child = tracker.start_child(tracker.parent_run({}), cfg, finished.user_attrs["name"],
-                                {"config_uid": finished.user_attrs["config_uid"], "seed": "0"}, 0)
+    run = Run(finished.user_attrs["config_uid"], 0, cfg, tuple(tuple(c) for c in finished.user_attrs["cells"]))
+    child = tracker.start_child(tracker.parent_run({}), run, {"config_uid": run.config_uid, "seed": "0"})
     child.log_once({"final_val_top1_err": 42.5})
     child.finish()
     # status reads the stores as they are: two runs held, one queued.

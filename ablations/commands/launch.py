@@ -7,11 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,10 +26,12 @@ from ..experiment.sweepfile import default_sweeps, load_yaml, parse_set, resolve
 from ..launchers import slurm
 from ..launchers.local import run_workers
 from ..runtime.flags import settings_from_args, worker_argv
+from ..runtime.provenance import short, source_commit
 from ..runtime.settings import Settings, make_settings
 from ..runtime.stopping import Interrupted
 from ..runtime.urls import redact
 from ..tracking.links import ui_hint
+from ..tracking.notes import experiment_note
 from ..tracking.server import ServerLost
 from ..tracking.writer import Tracker, log_plan
 from ..training.data import check_data
@@ -153,10 +153,13 @@ def queue(plan: Plan, settings: Settings, config_file: Path | Traversable) -> Qu
         print(f"study {settings.study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
               f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
     parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(seeds),
-                   "git_commit": source_commit()}
+                   "git_commit": short(source_commit())}
     tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
+    tracker.describe(experiment_note(plan, settings.study))
     parent_id = tracker.parent_run(parent_tags)
     log_plan(tracker, parent_id, plan.to_report_json())
+    if queued:  # more work: the parent runs until whoever finishes the last run ends it
+        tracker.set_status(parent_id, "RUNNING")
     return Queued(storage, st, done, tracker, parent_id, parent_tags)
 
 
@@ -247,22 +250,6 @@ def _interrupted(err: Interrupted, counts: engine.Counts, q: Queued) -> int:
     return err.exit_code
 
 
-def source_commit() -> str:
-    """The git commit of the project's code when it runs from a checkout ("unknown" when it
-    is installed: a virtual environment inside some other repository is not our checkout)."""
-    package = Path(str(resources.files("ablations")))
-    try:
-        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "__init__.py"], cwd=package,
-                                 capture_output=True, timeout=5)
-        if tracked.returncode != 0:
-            return "unknown"
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=package, capture_output=True, text=True,
-                             timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def _run_inline(settings: Settings, plan: Plan, q: Queued) -> None:
     total = len(plan.runs)
     bar = None
@@ -294,7 +281,7 @@ def _summary(settings: Settings, counts: engine.Counts, seconds: float, workers:
     print(
         f"\n{counts.finished}/{counts.planned} runs finished, {counts.failed} failed "
         f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
-        f"  MLflow:  {ui_hint(settings.tracking_uri, experiment_id, settings.study)}\n"
+        f"  MLflow:  {ui_hint(settings.tracking_uri, experiment_id)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
         f"  Report:  python -m report --study {shlex.quote(settings.study)}"
         + (f" --tracking-uri {shlex.quote(redact(settings.tracking_uri))}" if settings.tracking_uri != default_tracking else "")

@@ -12,7 +12,8 @@ from ..errors import ConfigError
 from ..experiment.plan import table_tag
 from ..runtime.settings import make_settings
 from ..runtime.urls import missing, redact, require_existing
-from ..tracking.reader import epochs_logged
+from ..tracking.links import runs_view_url, ui_address, ui_hint
+from ..tracking.reader import epochs_logged, experiment_id
 from ..wording import count
 
 
@@ -30,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     status = engine.study_status(st, storage)
     auto = engine.adaptive.snapshot(st)
     ids = [r.mlflow_run_id for r in status.running if r.mlflow_run_id]
-    reached = epochs_logged(settings.tracking_uri, ids) if ids and not missing(settings.tracking_uri) else {}
+    tracked = not missing(settings.tracking_uri)
+    reached = epochs_logged(settings.tracking_uri, ids) if ids and tracked else {}
+    exp_id = experiment_id(settings.tracking_uri, settings.study) if tracked else None
     if args.format == "json":
         out = asdict(status)
         for run in out["running"]:
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if auto is not None:
             out["seeds_auto"] = [{"table": t, "row": r, "state": d.state, "paired_seeds": d.comparison.n if d.comparison else 0}
                                  for (t, r), d in auto.decided.items() if d.state is not None]
+        out["mlflow_url"] = runs_view_url(exp_id, ui_address(settings.tracking_uri)) if exp_id else None
         print(json.dumps(out, indent=1))
         return 0
     c = status.counts
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  running: {r.name} (trial {r.trial}), {epoch}, on {r.worker}, {beat}")
     if status.slurm_jobs:
         print(f"  SLURM jobs: {', '.join(status.slurm_jobs)}")
+    if exp_id:
+        print(f"  MLflow: {ui_hint(settings.tracking_uri, exp_id)}")
     if auto is not None:
         print(f"  {engine.adaptive.summary(auto)}")
         for (table, row), d in auto.decided.items():

@@ -41,7 +41,7 @@ from ..training.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_m
 from . import adaptive
 from .liveness import WaitReporter, fail_stale
 from .outage import Patience
-from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key
+from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key, run_states
 
 # How long a stopping worker waits for MLflow to take a run's KILLED status: when the
 # launcher dies, its tracking server dies with it, and MLflow's client would retry for minutes.
@@ -235,10 +235,21 @@ class Worker:
         if self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             return "again"
         if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            self._end_parent()
             return "done"
         if self.waits and (report := self.waits.due()):
             self.say(report)
         return "wait"
+
+    def _end_parent(self) -> None:
+        """Nothing is queued or held: the study's parent run ends, FAILED if a run failed for
+        good, else FINISHED, whoever finished the last run (this worker, a hand-started one,
+        a SLURM task; a launch that queues more sets it RUNNING again)."""
+        failed = "failed" in run_states(self.study).values()
+        try:
+            self.tracker.set_status(self.parent_id, "FAILED" if failed else "FINISHED")
+        except Exception as err:  # the study's result is in Optuna; its display can wait for a rerun
+            self.say(f"warning: could not end the study's MLflow parent run: {redact(str(err))[:200]}")
 
     def execute(self, claim: _Claim) -> int:
         """Train a claimed run; returns 1 if it trained to the end, else 0."""
@@ -285,7 +296,7 @@ class Worker:
             "device": self.device_name,
             "torch": str(torch.__version__),
         }
-        child = self.tracker.start_child(self.parent_id, run.config, run.name, tags, run.seed)
+        child = self.tracker.start_child(self.parent_id, run, tags)
         self.tracker.mark_failed_attempts(run.config_uid, run.seed, keep=child.run_id)
         self._set(claim.trial_id, "mlflow_run_id", child.run_id)
         return child
@@ -297,6 +308,7 @@ class Worker:
         try:
             with Heartbeat(self.storage, claim.trial_id, self.settings.heartbeat_interval):
                 train_b, test_b = self.data.batches(run.config.data)
+                child.log_datasets(b.identity for b in (train_b, test_b) if b.identity is not None)
                 model = init_model(run.config, run.seed)
                 shape = structure(model, run.config.data.input_size)
                 bar = _bar(self.settings.progress, len(train_b) * run.config.train.epochs, run.name)

@@ -15,6 +15,15 @@ def table_tag(table: TableId) -> str:
     return f"T{table}" if isinstance(table, int) else str(table)
 
 
+def table_key(table: TableId) -> str:
+    """The MLflow tag a table's runs carry, valued by their row: ``t10`` (``tags.t10 = '8'``
+    finds one row's runs, ``tags.t10 != ''`` the table's), ``t_ECA2`` for a named table."""
+    return f"t{table}" if isinstance(table, int) else f"t_{table}"
+
+
+LABEL_CHARS = 30  # a configuration's label fits a group label and a legend entry
+
+
 @dataclass(frozen=True)
 class Cell:
     table: TableId
@@ -42,11 +51,33 @@ class Run:
         return "; ".join(f"{table_tag(t)} {r}" for t, r in self.cells)
 
     @property
-    def name(self) -> str:
-        """A readable MLflow run name, e.g. ``T10 8 seed 0`` or ``ECA2 SE-Var3 seed 0``."""
+    def label(self) -> str:
+        """The configuration's short readable name, its first row and how many more it
+        serves: ``T10 16 (+6)``, ``T13 SE_Stage_2``; the group of its seeds in MLflow."""
         t, r = self.cells[0]
         more = f" (+{len(self.cells) - 1})" if len(self.cells) > 1 else ""
-        return f"{table_tag(t)} {r}{more} seed {self.seed}"
+        head = f"{table_tag(t)} {r}"
+        room = LABEL_CHARS - len(more)
+        return (head if len(head) <= room else head[:room - 1] + "…") + more
+
+    @property
+    def name(self) -> str:
+        """A readable name for messages, e.g. ``T10 8 seed 0`` or ``ECA2 SE-Var3 seed 0``."""
+        return f"{self.label} seed {self.seed}"
+
+    @property
+    def run_name(self) -> str:
+        """The MLflow run name: short enough for the UI's column; seeds of a configuration
+        sort together (``T10 8 s0``, ``T10 8 s1``)."""
+        return f"{self.label} s{self.seed}"
+
+    @property
+    def table_rows(self) -> dict[str, str]:
+        """The per-table tags (:func:`table_key`) and the row(s) this run serves in each."""
+        out: dict[str, list[str]] = {}
+        for t, r in self.cells:
+            out.setdefault(table_key(t), []).append(r)
+        return {k: ", ".join(v) for k, v in out.items()}
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,12 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
     return StudyRuns(study, parent_info, plan, runs, curves_df, client, exp.experiment_id)
 
 
+def experiment_id(uri: str, study: str) -> str | None:
+    """The study's MLflow experiment id, or None when the tracking store has no such study."""
+    exp = MlflowClient(tracking_uri=uri).get_experiment_by_name(study)
+    return exp.experiment_id if exp is not None else None
+
+
 def epochs_logged(uri: str, run_ids: list[str]) -> dict[str, int]:
     """How many epochs each run has logged so far (read only)."""
     client = MlflowClient(tracking_uri=uri)

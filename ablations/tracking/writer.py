@@ -7,21 +7,38 @@ sweeps.yaml.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
-from ..experiment.config import ExperimentConfig, params
+from ..experiment.config import ExperimentConfig, SEConfig, params
+from ..experiment.plan import Run
 from ..experiment.schema import to_dict
 from ..runtime.first_use import retry_first_use
+from ..runtime.provenance import source_tags
 from ..runtime.urls import redact
 from .names import PER_EPOCH, PLAN_ARTIFACT, ROLE
+from .notes import CONFIG_TAG, NOTE, run_note
+
+OFF = "off"  # what every SE factor of a run without SE reads (model.se: null)
+
+
+class DatasetLike(Protocol):
+    """What a dataset input records (``ablations.training.data.DatasetIdentity``)."""
+
+    name: str
+    digest: str
+    source: str
+    size: int
+    context: str
 
 
 def _now_ms() -> int:
@@ -66,29 +83,36 @@ class Tracker:
         )
         return run.info.run_id
 
+    def describe(self, note: str) -> None:
+        """The experiment's description in the UI (how to find a table's runs)."""
+        self.client.set_experiment_tag(self.experiment_id, NOTE, note)
+
     def set_status(self, run_id: str, status: str) -> None:
-        """The study's parent run: RUNNING while a launcher works on it, then FINISHED,
-        FAILED (runs failed or left) or KILLED (interrupted)."""
+        """The study's parent run: RUNNING while runs are queued or training, then FINISHED,
+        FAILED (runs failed or left) or KILLED (interrupted). A parent already in ``status``
+        is left as it is (every worker that finds the study done says so)."""
+        if self.client.get_run(run_id).info.status == status:
+            return
         if status == "RUNNING":
             self.client.update_run(run_id, status=status)
         else:
             self.client.set_terminated(run_id, status)
 
-    def start_child(
-        self, parent_id: str, cfg: ExperimentConfig, name: str, tags: dict[str, str], seed: int
-    ) -> ChildRun:
-        run = self.client.create_run(
+    def start_child(self, parent_id: str, run: Run, tags: dict[str, str]) -> ChildRun:
+        """A run of one configuration and seed: the project's tags plus ``config`` (the group
+        of its seeds), one tag per table it serves valued by its row (``t10`` = ``8``), its
+        description, MLflow's source tags and its params."""
+        created = self.client.create_run(
             self.experiment_id,
-            run_name=name,
-            tags={ROLE: "run", "mlflow.parentRunId": parent_id, "study": self.study, **tags},
+            run_name=run.run_name,
+            tags={ROLE: "run", "mlflow.parentRunId": parent_id, "study": self.study, **tags,
+                  CONFIG_TAG: run.label, **run.table_rows, NOTE: run_note(run), **source_tags()},
         )
-        child = ChildRun(self.client, run.info.run_id)
-        flat = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in params(cfg).items()}
-        flat["seed"] = str(seed)
-        child.client.log_batch(child.run_id, params=[Param(k, redact(v)) for k, v in flat.items()])
+        child = ChildRun(self.client, created.info.run_id)
+        child.client.log_batch(child.run_id, params=[Param(k, redact(v)) for k, v in run_params(run.config, run.seed).items()])
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "config.yaml"
-            path.write_text(yaml.safe_dump({**to_dict(cfg), "seed": seed, **tags}, sort_keys=False))
+            path.write_text(yaml.safe_dump({**to_dict(run.config), "seed": run.seed, **tags}, sort_keys=False))
             child.client.log_artifact(child.run_id, str(path))
         return child
 
@@ -116,10 +140,33 @@ class Tracker:
                 self.client.set_terminated(run.info.run_id, "FAILED")
 
 
+def run_params(cfg: ExperimentConfig, seed: int) -> dict[str, str]:
+    """The flat dotted config keys as MLflow params. A run without SE also reads ``off`` for
+    every SE factor, so that a parallel-coordinates axis (the reduction's, Table 10) puts the
+    baseline at a place of its own, not beside some ratio."""
+    flat = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in params(cfg).items()}
+    if cfg.model.se is None:
+        flat.update({f"model.se.{f.name}": OFF for f in dataclasses.fields(SEConfig)})
+    flat["seed"] = str(seed)
+    return flat
+
+
+def _dataset_input(d: DatasetLike) -> DatasetInput:
+    profile = json.dumps({"num_rows": d.size})
+    dataset = Dataset(name=d.name, digest=d.digest, source_type="local", source=json.dumps({"uri": d.source}),
+                      profile=profile)
+    return DatasetInput(dataset, tags=[InputTag("mlflow.data.context", d.context)])
+
+
 class ChildRun:
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self.client = client
         self.run_id = run_id
+
+    def log_datasets(self, datasets: Iterable[DatasetLike]) -> None:
+        """The data the run trains and is evaluated on (the UI's Dataset column and filter)."""
+        if inputs := [_dataset_input(d) for d in datasets]:
+            self.client.log_inputs(self.run_id, datasets=inputs)
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         ts = _now_ms()

@@ -44,6 +44,34 @@ class TensorSplit:
     classes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DatasetIdentity:
+    """What a run trained or was evaluated on, for the tracker's dataset inputs: ``name``
+    (``cifar10/train[1500]``), a ``digest`` of its images and labels, the ``source`` folder,
+    its ``size`` in images and its ``context`` (``training`` or ``evaluation``)."""
+
+    name: str
+    digest: str
+    source: str
+    size: int
+    context: str
+
+
+def _identity(cfg: DataConfig, root: Path, train: bool, size: int, digest: str) -> DatasetIdentity:
+    split = "train" if train else ("val" if cfg.name == "imagefolder" else "test")
+    base = cfg.path if cfg.name == "imagefolder" else cfg.name
+    name = f"{base}/{split}" + (f"[{size}]" if (cfg.train_size if train else cfg.test_size) else "")
+    source = "fake (generated)" if cfg.name == "fake" else str(dataset_dir(cfg, root).resolve() / split)
+    return DatasetIdentity(name, digest, source, size, "training" if train else "evaluation")
+
+
+def _tensor_digest(split: TensorSplit) -> str:
+    h = hashlib.sha256()
+    h.update(split.labels.cpu().numpy().tobytes())
+    h.update(split.images.cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def dataset_dir(cfg: DataConfig, root: Path) -> Path:
     return root / (cfg.path if cfg.name == "imagefolder" else cfg.name)
 
@@ -195,6 +223,7 @@ class TensorBatches:
         self.augment = train and cfg.augment
         self.padding = cfg.padding
         self.normalize = Normalize(*MEAN_STD[cfg.name], device=device)
+        self.identity: DatasetIdentity | None = None  # set by DataCache, which knows the split's source
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
@@ -240,6 +269,12 @@ class FolderBatches:
         self.labels = torch.as_tensor(targets[self.indices])  # in evaluation order
         self.cfg, self.batch_size, self.device, self.train = cfg, batch_size, device, train
         self.classes = tuple(self.dataset.classes)
+        # The chosen files and labels stand for the images (ImageNet's are not read twice).
+        h = hashlib.sha256()
+        for i in self.indices:
+            path, label = self.dataset.samples[i]
+            h.update(f"{Path(path).relative_to(self.dataset.root)}\t{label}\n".encode())
+        self.identity = _identity(cfg, root, train, len(self.indices), h.hexdigest()[:16])
 
     def __len__(self) -> int:
         return -(-len(self.indices) // self.batch_size)
@@ -286,11 +321,17 @@ class DataCache:
                     FolderBatches(d, self.data_root, d.eval_batch_size, self.device, False))
         key = (d.name, d.path, d.train_size, d.test_size)
         if key not in self._splits:
-            self._splits = {key: tuple(_on(load_split(d, self.data_root, t, self.cache_dir), self.device)
-                                       for t in (True, False))}
-        tr, te = self._splits[key]
-        return (TensorBatches(tr, d, d.batch_size, self.device, True),
-                TensorBatches(te, d, d.eval_batch_size, self.device, False))
+            self._splits = {key: tuple(self._load(d, t) for t in (True, False))}
+        (tr, tr_id), (te, te_id) = self._splits[key]
+        train_b = TensorBatches(tr, d, d.batch_size, self.device, True)
+        test_b = TensorBatches(te, d, d.eval_batch_size, self.device, False)
+        train_b.identity, test_b.identity = tr_id, te_id
+        return train_b, test_b
+
+    def _load(self, d: DataConfig, train: bool) -> tuple[TensorSplit, DatasetIdentity]:
+        split = load_split(d, self.data_root, train, self.cache_dir)
+        identity = _identity(d, self.data_root, train, len(split.labels), _tensor_digest(split))
+        return _on(split, self.device), identity
 
 
 def _on(split: TensorSplit, device: torch.device) -> TensorSplit:

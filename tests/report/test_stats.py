@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from ablations.experiment.sequential import holm
-from ablations.tracking.links import runs_view_url, ui_hint
+from ablations.tracking.links import compare_url, runs_view_url, ui_hint
 from report.stats import compare, paired, pooled_std, resolvable_gap, seeds_needed, welch
 
 A = [22.1, 22.6, 22.4, 22.9]
@@ -93,10 +93,20 @@ def test_pooled_std():
     assert pooled_std([[1.0], [2.0]]) is None
 
 
-def test_the_mlflow_link_is_the_studys_runs_table():
-    assert runs_view_url("7") == "http://127.0.0.1:5000/#/experiments/7/runs"
-    local = ui_hint("sqlite:///runs/mlflow.db", "7", "paper-smoke")
-    assert local.startswith("mlflow ui --backend-store-uri sqlite:///runs/mlflow.db, then open "
-                            "http://127.0.0.1:5000/#/experiments/7/runs") and "'paper-smoke'" in local
-    server = ui_hint("https://bob:pw@mlflow.lab:5000/", "12", "s")
-    assert server.startswith("open https://bob:***@mlflow.lab:5000/#/experiments/12/runs")
+def test_the_mlflow_link_is_the_studys_training_runs_in_the_model_training_view():
+    from urllib.parse import parse_qs, urlsplit
+
+    url = runs_view_url("7")
+    page, _, query = url.partition("?")
+    assert page == "http://127.0.0.1:5000/#/experiments/7/runs"
+    fields = parse_qs(query)
+    assert fields["workflowType"] == ["machine_learning"]  # MLflow 3 opens its GenAI view without it
+    assert fields["searchFilter"] == ["tags.`senet.role` = 'run'"]
+    assert "searchFilter" not in runs_view_url("7", search=None)
+    local = ui_hint("sqlite:///runs/mlflow.db", "7")
+    assert local == f"mlflow ui --backend-store-uri sqlite:///runs/mlflow.db, then open {url}"
+    server = ui_hint("https://bob:pw@mlflow.lab:5000/", "12")
+    assert server.startswith("open https://bob:***@mlflow.lab:5000/#/experiments/12/runs?workflowType=machine_learning")
+    compare = urlsplit(compare_url(["a1", "b2"], "12", "http://h:5000").replace("#/", ""))
+    assert compare.path == "/compare-runs"
+    assert parse_qs(compare.query)["runs"] == ['["a1", "b2"]'] and parse_qs(compare.query)["experiments"] == ['["12"]']

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from ablations.experiment.config import ExperimentConfig, config_uid
+from ablations.experiment.plan import Run
 from ablations.experiment.schema import to_dict
 from ablations.tracking.reader import read_study
 from ablations.tracking.writer import Tracker, log_plan
@@ -49,15 +50,16 @@ def store(tmp_path_factory):
         for seed, err in enumerate(TOP1[uid]):
             # r=16's seed 2 finished only on its second attempt.
             if uid == config_uid(R16) and seed == 2:
-                lost = tracker.start_child(parent, cfg, "lost", {"config_uid": uid, "seed": str(seed)}, seed)
+                lost = tracker.start_child(parent, Run(uid, seed, cfg, ((10, "r"),)), {"config_uid": uid, "seed": str(seed)})
                 lost.finish("FAILED", "worker lost")
-            run = tracker.start_child(parent, cfg, f"r seed {seed}", {"config_uid": uid, "seed": str(seed)}, seed)
+            run = tracker.start_child(parent, Run(uid, seed, cfg, ((10, "r"),)), {"config_uid": uid, "seed": str(seed)})
             run.log_epoch(0, {"val_top1_err": err + 10, "val_top5_err": 20.0})
             run.log_epoch(1, {"val_top1_err": err, "val_top5_err": err / 3})
             run.log_once({"params_m": 1.5 if uid == config_uid(R2) else 1.2, "gflops": 0.04,
                           "final_val_top1_err": err, "final_val_top5_err": err / 3})
             run.finish()
-    failed = tracker.start_child(parent, BASE, "base", {"config_uid": config_uid(BASE), "seed": "0"}, 0)
+    failed = tracker.start_child(parent, Run(config_uid(BASE), 0, BASE, ((10, "original"),)),
+                                 {"config_uid": config_uid(BASE), "seed": "0"})
     failed.finish("FAILED", "NonFiniteLoss: non-finite training loss at epoch 0")
     return uri, tmp
 

@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 from ablations.cli import main
 from ablations.engine import make_storage, open_study
 from ablations.experiment.config import ExperimentConfig
+from ablations.experiment.plan import Run
 from ablations.experiment.schema import parse
 from ablations.runtime.settings import make_settings
 from ablations.tracking.writer import Tracker
@@ -42,8 +43,8 @@ def test_status_of_runs_in_every_state(tmp_path, capsys):
     storage.set_trial_user_attr(t[2], "worker", "node3:777")
     tracker = Tracker(settings.tracking_uri, "states")
     cfg = parse(ExperimentConfig, study.trials[2].user_attrs["config"])
-    child = tracker.start_child(tracker.parent_run({}), cfg, "r2", {"config_uid": study.trials[2].user_attrs["config_uid"],
-                                                                    "seed": "0"}, 0)
+    uid = study.trials[2].user_attrs["config_uid"]
+    child = tracker.start_child(tracker.parent_run({}), Run(uid, 0, cfg, ((1, "r2"),)), {"config_uid": uid, "seed": "0"})
     child.log_epoch(0, {"val_top1_err": 80.0})
     storage.set_trial_user_attr(t[2], "mlflow_run_id", child.run_id)
     storage.set_trial_state_values(t[3], TrialState.FAIL)  # failed, no retry
