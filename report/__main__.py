@@ -8,6 +8,7 @@ import sys
 
 from ablations import tracking
 from ablations.errors import ConfigError
+from ablations.runtime.outage import EXIT_UNREACHABLE, StoreUnreachable
 from ablations.runtime.urls import redact
 
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {redact(str(err))}", file=sys.stderr)
         return 2
+    except StoreUnreachable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_UNREACHABLE
 
 
 def run() -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 from ablations.errors import ConfigError
 from ablations.experiment.config import ExperimentConfig, config_uid
 from ablations.experiment.schema import parse
+from ablations.runtime.outage import tracking_patience
 from ablations.runtime.settings import make_settings
 from ablations.tracking.links import UI_ADDRESS, ui_address, ui_hint
 from ablations.tracking.reader import StudyRuns, read_study
@@ -202,14 +204,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated: {','.join(FORMATS)}")
     p.add_argument("--ui-address", help="the MLflow UI the HTML page's links open (default: the tracking server, "
                                         f"or {UI_ADDRESS}, where `mlflow ui` serves)")
+    p.add_argument("--storage-patience", type=int, help="seconds to wait for an unreachable tracking store "
+                                                            "(default: 600), then exit with code 75")
     p.add_argument("--no-log", action="store_true", help="do not attach the report to the study's parent run")
     p.add_argument("--stats", choices=METHODS, default=DEFAULT_METHOD,
                    help=f"how rows are compared with their reference (default: {DEFAULT_METHOD}; "
                         "paired only where both rows finished the same seeds)")
     args = p.parse_args(argv)
     formats = _formats(args.format)
-    uri = make_settings(args.study, tracking_uri=args.tracking_uri).tracking_uri
-    study = read_study(uri, args.study)
+    settings = make_settings(args.study, tracking_uri=args.tracking_uri, storage_patience=args.storage_patience)
+    uri = settings.tracking_uri
+    study = tracking_patience(settings, lambda line: print(line, file=sys.stderr, flush=True))(
+        lambda: read_study(uri, args.study))
     out = args.out or Path("reports") / args.study
     written = build_report(study, out, formats, args.stats, uri, args.ui_address)
     if not args.no_log:

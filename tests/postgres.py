@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,10 +56,23 @@ class LocalPostgres:
     def restart(self, down_s: float) -> None:
         """Shut the server down, leave it down ``down_s`` seconds, start it again on the same
         port and data: what a database restart or a failover looks like to its clients."""
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
+        self.shut_down()
         time.sleep(down_s)
         self._serve()
+
+    def shut_down(self, how: str = "fast") -> None:
+        """``fast`` (SIGINT: sessions ended, a clean stop) or ``crash`` (SIGQUIT to the
+        postmaster: an immediate stop, recovered from its WAL at the next start). Its guard
+        ends with it; :meth:`serve` starts it again on the same port and data."""
+        if how == "crash":
+            postmaster = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+            os.kill(postmaster, signal.SIGQUIT)
+        else:
+            self.proc.terminate()  # the guard shuts the server down fast
+        self.proc.wait(timeout=60)
+
+    def serve(self) -> LocalPostgres:
+        return self._serve()
 
     def _serve(self, timeout: float = 60.0) -> LocalPostgres:
         from ablations.runtime import lifeline

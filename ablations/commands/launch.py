@@ -26,6 +26,7 @@ from ..experiment.sweepfile import default_sweeps, load_yaml, parse_set, resolve
 from ..launchers import slurm
 from ..launchers.local import run_workers
 from ..runtime.flags import settings_from_args, worker_argv
+from ..runtime.outage import storage_patience, tracking_patience
 from ..runtime.provenance import short, source_commit
 from ..runtime.settings import Settings, make_settings
 from ..runtime.stopping import Interrupted
@@ -135,8 +136,12 @@ def cpu_compile_warning(plan: Plan, device_type: str) -> str | None:
 def queue(plan: Plan, settings: Settings, config_file: Path | Traversable) -> Queued:
     """Create or open the study, queue every planned run it has not finished, and open the
     study's parent run in MLflow with the plan the report reads."""
-    storage = engine.make_storage(settings)
-    st = engine.open_study(settings, storage, create=True)
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    patience, tracking = storage_patience(settings, say), tracking_patience(settings, say)
+    storage = patience(lambda: engine.make_storage(settings))
+    st = patience(lambda: engine.open_study(settings, storage, create=True))
     seeds = "auto" if plan.adaptive else plan.sweep.seeds
     for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": seeds,
                        "config_file": str(config_file)}.items():
@@ -154,7 +159,7 @@ def queue(plan: Plan, settings: Settings, config_file: Path | Traversable) -> Qu
               f"{count(plan.sweep.seeds, 'seed')}); {done} already finished, {queued} queued")
     parent_tags = {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": str(seeds),
                    "git_commit": short(source_commit())}
-    tracker = Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
+    tracker = tracking(lambda: Tracker(settings.tracking_uri, settings.study, settings.artifact_root))
     tracker.describe(experiment_note(plan, settings.study))
     parent_id = tracker.parent_run(parent_tags)
     log_plan(tracker, parent_id, plan.to_report_json())
@@ -183,7 +188,7 @@ def train_here(args: argparse.Namespace, settings: Settings, plan: Plan, q: Queu
     """Train the queued runs in this process or in local workers (none with ``--workers 0``),
     then say what happened; the exit code says whether every run finished."""
     # The sweep may end while the study's database is briefly away: its counts wait for it too.
-    patience = engine.Patience(lambda line: print(line, flush=True))
+    patience = storage_patience(settings, lambda line: print(line, flush=True))
 
     def counts_now() -> engine.Counts:
         return patience(lambda: engine.study_counts(q.study, plan))

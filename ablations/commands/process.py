@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ..errors import ConfigError
+from ..runtime.outage import EXIT_UNREACHABLE, StoreUnreachable
 from ..runtime.stopping import STOPPER, Interrupted
 from ..runtime.urls import redact
 
@@ -22,6 +23,9 @@ def run_command(command: Callable[[], int]) -> int:
     except ConfigError as err:
         print(f"error: {redact(str(err))}", file=sys.stderr)
         return 2
+    except StoreUnreachable as err:  # an outage outlasted the patience: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except KeyboardInterrupt as err:
         sig = err.signal_name if isinstance(err, Interrupted) else "SIGINT"
         print(f"\ninterrupted by {sig}: the run in progress keeps its checkpoint and is queued again; "

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 
 from .. import engine
 from ..errors import ConfigError
 from ..experiment.plan import table_tag
+from ..runtime.outage import storage_patience
 from ..runtime.settings import make_settings
 from ..runtime.urls import missing, redact, require_existing
 from ..tracking.links import runs_view_url, ui_address, ui_hint
@@ -18,12 +20,14 @@ from ..wording import count
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = make_settings(args.study, run_dir=args.run_dir, storage=args.storage, tracking_uri=args.tracking_uri)
+    settings = make_settings(args.study, run_dir=args.run_dir, storage=args.storage, tracking_uri=args.tracking_uri,
+                             storage_patience=args.storage_patience)
     require_existing(settings.storage, "--storage", "give the study's --storage or --run-dir")
     engine.quiet()
-    storage = engine.make_storage(settings)
+    patience = storage_patience(settings, lambda line: print(line, file=sys.stderr, flush=True))
+    storage = patience(lambda: engine.make_storage(settings))
     try:
-        st = engine.open_study(settings, storage, create=False)
+        st = patience(lambda: engine.open_study(settings, storage, create=False))
     except KeyError:
         names = engine.study_names(storage)
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}; studies there: "

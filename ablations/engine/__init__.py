@@ -19,9 +19,9 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from .. import tracking
+from ..runtime.outage import Patience
 from . import adaptive
 from .liveness import WaitReporter, fail_stale, held_runs
-from .outage import Patience
 from .status import StudyStatus, study_status
 from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts, study_names
 from .worker import Worker

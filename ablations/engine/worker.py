@@ -31,6 +31,7 @@ from ..errors import ConfigError
 from ..experiment.config import ExperimentConfig, config_uid
 from ..experiment.plan import Run
 from ..experiment.schema import parse
+from ..runtime.outage import storage_patience, tracking_patience
 from ..runtime.settings import Settings
 from ..runtime.stopping import STOPPER, Interrupted
 from ..runtime.urls import redact
@@ -40,7 +41,6 @@ from ..training.device import DeviceLost, allotted_cpus, device_name, is_device_
 from ..training.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
 from . import adaptive
 from .liveness import WaitReporter, fail_stale
-from .outage import Patience
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key, run_states
 
 # How long a stopping worker waits for MLflow to take a run's KILLED status: when the
@@ -112,12 +112,17 @@ class Worker:
         (opening each store again costs about a second). ``say`` prints retries and, when
         ``report_waits``, what the worker waits for once nothing is left to claim."""
         self.settings = settings
-        self.storage = storage or make_storage(settings)
-        self.study = open_study(settings, self.storage, create=False)
-        self.study_id = self.storage.get_study_id_from_name(settings.study)
+        self.say = say or (lambda _line: None)
+        # From the first connection on, an outage is waited out (a worker started while the
+        # database restarts, a SLURM task requeued during a failover).
+        self.patience = storage_patience(settings, self.say)
+        self.storage = storage or self.patience(lambda: make_storage(settings))
+        self.study = self.patience(lambda: open_study(settings, self.storage, create=False))
+        self.study_id = self.patience(lambda: self.storage.get_study_id_from_name(settings.study))
         self.study_attrs = self.study.user_attrs  # suite and preset, for the MLflow tags
-        self.tracker = tracker or Tracker(settings.tracking_uri, settings.study, settings.artifact_root)
-        self.parent_id = self.tracker.parent_run(parent_tags or {})
+        tracking = tracking_patience(settings, self.say)
+        self.tracker = tracker or tracking(lambda: Tracker(settings.tracking_uri, settings.study, settings.artifact_root))
+        self.parent_id = tracking(lambda: self.tracker.parent_run(parent_tags or {}))
         self.device = resolve_device(settings.device)
         threads = settings.threads or allotted_cpus()
         if threads:
@@ -127,8 +132,6 @@ class Worker:
         self.data = DataCache(settings.data_root, settings.cache_dir, self.device)
         self.device_name = device_name(self.device)
         self.on_done = on_done
-        self.say = say or (lambda _line: None)
-        self.patience = Patience(self.say)
         self.waits = WaitReporter(self.study, self.storage, settings.grace_period,
                                   settings.heartbeat_interval) if report_waits else None
         self.failed = 0

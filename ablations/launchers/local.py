@@ -19,9 +19,10 @@ import optuna
 import torch
 from optuna.storages import RDBStorage
 
-from ..engine import Patience, WaitReporter
+from ..engine import WaitReporter
 from ..runtime import lifeline
 from ..runtime.flags import worker_argv, worker_env
+from ..runtime.outage import storage_patience
 from ..runtime.settings import Settings
 from ..tracking.server import MlflowServer, ServerLost
 from ..training.device import EXIT_DEVICE_LOST
@@ -51,7 +52,7 @@ def run_workers(n: int, settings: Settings, study: optuna.Study, storage: RDBSto
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             procs.append(lifeline.spawn(cmd, env=env))
         next_look = time.monotonic() + REPORT_EVERY_S
-        patience = Patience(lambda line: print(line, flush=True))
+        patience = storage_patience(settings, lambda line: print(line, flush=True))
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
             if server and (line := server.keep_alive()):

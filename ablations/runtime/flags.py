@@ -14,7 +14,7 @@ from .settings import STORAGE_ENV, TRACKING_ENV, Settings, check_study_name, mak
 
 _HINTS = typing.get_type_hints(Settings)
 FLAGGED = tuple(f for f in dataclasses.fields(Settings) if "flag" in f.metadata)
-STATUS_FLAGS = ("study", "storage", "tracking_uri", "run_dir")  # what ``status`` needs to find a study
+STATUS_FLAGS = ("study", "storage", "tracking_uri", "run_dir", "storage_patience")  # what ``status`` needs to find a study
 
 
 def flag_name(f: dataclasses.Field) -> str:

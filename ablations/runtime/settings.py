@@ -65,6 +65,9 @@ class Settings:
     heartbeat_interval: int = field(default=10, metadata=flag("seconds between a worker's heartbeats"))
     grace_period: int = field(default=40, metadata=flag("seconds without a heartbeat before a run is retried"))
     max_retry: int = 3
+    storage_patience: int = field(default=600, metadata=flag(
+        "seconds a worker, launcher or status waits for an unreachable store (the study's database, the MLflow "
+        "server), at start or later, before it exits with code 75"))
     final_checkpoint: FinalCheckpoint = field(default="weights", metadata=flag(
         "what is kept of a finished run's checkpoint: its weights as <uid>-seed<N>.weights.pt, all of it, or nothing"))
     progress: bool = field(default=True, metadata=flag("progress bars"))
@@ -74,6 +77,8 @@ class Settings:
             raise ConfigError(f"--threads must be an integer >= 1, got {self.threads}")
         if self.final_checkpoint not in FINAL_CHECKPOINT:
             raise ConfigError(f"--final-checkpoint {self.final_checkpoint!r}: valid choices: {', '.join(FINAL_CHECKPOINT)}")
+        if self.storage_patience < 0:
+            raise ConfigError(f"--storage-patience must be an integer >= 0 (seconds), got {self.storage_patience}")
         if self.heartbeat_interval < 1:
             raise ConfigError(f"--heartbeat-interval must be an integer >= 1 (seconds), got {self.heartbeat_interval}")
         # Optuna's own default is twice the interval; less, and one late beat would hand a live

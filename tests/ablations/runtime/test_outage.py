@@ -6,7 +6,7 @@ import optuna
 import pytest
 import sqlalchemy.exc
 
-from ablations.engine.outage import Patience, unreachable
+from ablations.runtime.outage import Patience, StoreUnreachable, unreachable
 
 
 def _refused() -> Exception:
@@ -50,7 +50,7 @@ def test_an_outage_is_waited_out_and_said_once_each_way():
     assert calls == [0, 5, 10, 15, 20]
     assert len(said) == 2
     assert said[0].startswith("the study's storage is unreachable (OperationalError")
-    assert "retrying every 5 s for up to 1 min" in said[0]
+    assert "retrying every 5 s for up to 60 s" in said[0]
     assert said[1] == "the study's storage answers again (after 20 s)"
 
 
@@ -61,8 +61,9 @@ def test_a_long_outage_is_raised_and_other_errors_at_once():
     def down():
         raise _refused()
 
-    with pytest.raises(optuna.exceptions.StorageInternalError):
+    with pytest.raises(StoreUnreachable, match=r"stayed unreachable for 30 s \(--storage-patience 30\): ") as caught:
         patience(down)
+    assert isinstance(caught.value.__cause__, optuna.exceptions.StorageInternalError)
     assert clock.now == 30
 
     def broken():
@@ -71,3 +72,26 @@ def test_a_long_outage_is_raised_and_other_errors_at_once():
     with pytest.raises(ValueError):
         patience(broken)
     assert clock.now == 30  # no wait
+
+
+def test_a_store_that_can_never_answer_is_not_an_outage():
+    for text in ('could not translate host name "db-hots" to address: Name or service not known',
+                 'FATAL:  password authentication failed for user "bob"',
+                 'FATAL:  database "optuan" does not exist'):
+        assert not unreachable(sqlalchemy.exc.OperationalError("connect", {}, Exception(text))), text
+    for text in ("connection failed: Connection refused", "FATAL:  the database system is starting up",
+                 "FATAL:  the database system is shutting down", "server closed the connection unexpectedly"):
+        assert unreachable(sqlalchemy.exc.OperationalError("connect", {}, Exception(text))), text
+
+
+def test_an_mlflow_server_that_does_not_answer_is_an_outage():
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        try:
+            raise requests.exceptions.ConnectionError("Max retries exceeded (Caused by NewConnectionError: Connection refused)")
+        except requests.exceptions.ConnectionError as e:
+            raise MlflowException(f"API request to http://127.0.0.1:5000/api failed with exception {e}")  # noqa: B904 - as MLflow raises it
+    except MlflowException as err:
+        assert unreachable(err)
