@@ -19,7 +19,6 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from .. import tracking
-from ..runtime.outage import Patience
 from . import adaptive
 from .liveness import WaitReporter, fail_stale, held_runs
 from .status import StudyStatus, study_status
@@ -38,7 +37,6 @@ def quiet() -> None:
 
 __all__ = [
     "Counts",
-    "Patience",
     "StudyStatus",
     "WaitReporter",
     "Worker",

@@ -23,7 +23,6 @@ from ..errors import ConfigError
 from .settings import Settings
 from .urls import redact
 
-OUTAGE_S = 600.0  # the default patience
 RETRY_EVERY_S = 5.0
 EXIT_UNREACHABLE = 75  # sysexits' EX_TEMPFAIL: try again later
 T = TypeVar("T")
@@ -78,7 +77,7 @@ class Patience:
     """Retries calls while a store is unreachable; says once when it is lost (which store, its
     URL with the password hidden, for how long it waits) and once when it is back."""
 
-    def __init__(self, say: Callable[[str], None], outage_s: float = OUTAGE_S, every_s: float = RETRY_EVERY_S,
+    def __init__(self, say: Callable[[str], None], outage_s: float, every_s: float = RETRY_EVERY_S,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  store: str = "the study's storage", url: str | None = None) -> None:
         self.say, self.outage_s, self.every_s, self.sleep, self.clock = say, outage_s, every_s, sleep, clock
