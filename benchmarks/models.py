@@ -14,8 +14,8 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
+from ablations.training.step import sgd_step
 from senet_core import ModelConfig, SEConfig, build_model
 
 
@@ -53,11 +53,7 @@ def throughput(device: torch.device, size: int, batch: int, steps: int, rounds: 
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(n):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(fwd(x).float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            sgd_step(fwd, x, y, opt, amp, device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return batch * n / (time.perf_counter() - t0)
@@ -90,11 +86,7 @@ def profile(device: torch.device, size: int, batch: int) -> str:
     amp = device.type == "cuda"
 
     def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = F.cross_entropy(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        sgd_step(model, x, y, opt, amp, device)
 
     for _ in range(3):
         step()

@@ -8,8 +8,8 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 
+from ablations.training.step import sgd_step
 from senet_core import ModelConfig, build_model
 
 
@@ -27,11 +27,7 @@ def main() -> None:
     y = torch.randint(0, 10, (args.batch,), device=device)
 
     def step() -> None:
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = F.cross_entropy(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        sgd_step(model, x, y, opt, amp=True, device=device)
 
     while time.time() < args.start_at:  # warm up (cuDNN autotuning) until everyone starts
         step()

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ablations.experiment.config import DataConfig, ExperimentConfig, TrainConfig
 from ablations.training.data import TensorBatches, TensorSplit, load_split
+from ablations.training.step import autocast, sgd_step
 from ablations.training.trainer import memory_format, synchronize, train
 from senet_core import ModelConfig, SEConfig, build_model
 
@@ -116,7 +117,8 @@ def trainer_vs_bare(b: Budget, device: torch.device, split: TensorSplit, dataset
     tc = cfg.train
 
     def bare() -> float:
-        # As the trainer does: a freshly initialised model and optimizer, outside the timing.
+        # The reference the trainer is measured against, so written out in bare PyTorch (not
+        # ablations.training.step): a freshly initialised model and optimizer, outside the timing.
         torch.manual_seed(0)
         model = build_model(cfg.model).to(device).to(memory_format=fmt)
         opt = torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
@@ -141,14 +143,10 @@ def _step_fn(model, x, y, train_mode: bool, amp: bool):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
-            loss = F.cross_entropy(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        sgd_step(model, x, y, opt, amp, x.device)
 
     def infer():
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
+        with torch.no_grad(), autocast(amp, x.device):
             model(x)
 
     return step if train_mode else infer

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     tracking.quiet()
     try:
         if argv[:1] == ["structure"]:
-            from .structure import main as structure_main  # each command's own dependencies, when asked
+            from .structure_table import main as structure_main  # each command's own dependencies, when asked
 
             return structure_main(argv[1:])
         if argv[:1] == ["noise"]:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return noise_main(argv[1:])
         if argv[:1] == ["sequential"]:
-            from .sequential import main as sequential_main  # each command's own dependencies, when asked
+            from .auto_seeds import main as sequential_main  # each command's own dependencies, when asked
 
             return sequential_main(argv[1:])
         if argv[:1] == ["seeds"]:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from scipy import stats
+
+from ablations.experiment.comparison import Comparison
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -44,17 +45,6 @@ INTERVALS = {"welch": "confidence interval (Welch-Satterthwaite)", "paired": "co
 
 def test_name(method: Method) -> str:
     return f"{TEST_NAMES[method]}, two-sided, Holm-adjusted within the table, p < {ALPHA}"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A row against its reference: ``diff`` = mean(row) - mean(reference), in points."""
-
-    diff: float
-    low: float
-    high: float
-    p: float
-    method: Method
 
 
 def _mean(v: Sequence[float]) -> float:

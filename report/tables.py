@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ablations.experiment.auto_seeds import AutoSeeds, decide, holm, table_rows
+from ablations.experiment.comparison import Comparison
 from ablations.experiment.paper import PaperRow, published
 from ablations.experiment.plan import table_tag
-from ablations.experiment.sequential import Adaptive, decide, holm, table_rows
 from ablations.experiment.sweepfile import TableId, declared_tables, load_yaml, packaged_sweeps
 from ablations.tracking.reader import StudyRuns
 from ablations.wording import count
 
 from .render import TextTable, fixed
-from .stats import ALPHA, INTERVALS, Comparison, Method, compare, std, test_name
+from .stats import ALPHA, INTERVALS, Method, compare, std, test_name
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
     return {(r.config_uid, r.seed): r for r in ok.itertuples()}
 
 
-def adaptive_of(plan: dict) -> Adaptive | None:
+def adaptive_of(plan: dict) -> AutoSeeds | None:
     """A ``--seeds auto`` study's bounds; None for a study of fixed seeds."""
-    return Adaptive.from_json(plan["adaptive"]) if plan.get("adaptive") else None
+    return AutoSeeds.from_json(plan["adaptive"]) if plan.get("adaptive") else None
 
 
 def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResult]:
@@ -147,7 +148,7 @@ def _fixed(rows: list[dict], values: dict[str, dict[int, float]], method: Method
     return [RowResult(comparison=c, p_adjusted=p, **r) for r, c, p in zip(rows, comparisons, adjusted, strict=True)]
 
 
-def _sequential(rows: list[dict], values: dict[str, dict[int, float]], auto: Adaptive) -> list[RowResult]:
+def _sequential(rows: list[dict], values: dict[str, dict[int, float]], auto: AutoSeeds) -> list[RowResult]:
     """The states the study's seeds were added by, from the runs MLflow holds."""
     decision_rows = table_rows(rows[0]["table"], [(r["row"], r["config_uid"], r["reference"]) for r in rows])
     results = {r["config_uid"]: values[r["row"]] for r in rows}
@@ -156,9 +157,7 @@ def _sequential(rows: list[dict], values: dict[str, dict[int, float]], auto: Ada
     out = []
     for r in rows:
         d = decided[(r["table"], r["row"])]
-        c = d.comparison
-        comparison = Comparison(c.diff, c.low, c.high, c.p, "sequential") if c else None
-        out.append(RowResult(comparison=comparison, p_adjusted=d.p_adjusted, state=d.state, seeds_needed=d.seeds_needed,
+        out.append(RowResult(comparison=d.comparison, p_adjusted=d.p_adjusted, state=d.state, seeds_needed=d.seeds_needed,
                              **r))
     return out
 

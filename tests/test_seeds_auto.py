@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from ablations.cli import main
-from ablations.engine import adaptive
+from ablations.engine import auto_seeds
 from report.__main__ import main as report
 from tests.conftest import ROOT, fake_sweep, paper_tables
 
@@ -32,7 +32,7 @@ def _finish_all(study: optuna.Study, error) -> None:
         storage.set_trial_state_values(storage.get_trial_id_from_study_id_trial_number(study_id, t.number),
                                        TrialState.RUNNING)
         study.tell(t.number, error(t.user_attrs["config_uid"], t.user_attrs["seed"]))
-        adaptive.extend(study)
+        auto_seeds.extend(study)
 
 
 def test_seeds_go_only_where_a_row_is_undecided(tmp_path):
@@ -57,7 +57,7 @@ def test_seeds_go_only_where_a_row_is_undecided(tmp_path):
     seeds = Counter(t.user_attrs["config_uid"] for t in study.trials if t.state == TrialState.COMPLETE)
     assert seeds[uid["same"]] == 2  # futile at once: nothing to find, no seed spent on it
     assert 4 <= seeds[uid["better"]] == seeds[uid["ref"]] < 6  # resolved (4 is the fewest that can)
-    decided = adaptive.decisions(study)
+    decided = auto_seeds.decisions(study)
     assert decided[(99, "better")].state == "resolved" and decided[(99, "same")].state == "futile"
     # A relaunch queues nothing: every seed is finished and every row decided.
     assert main(args) == 0

@@ -20,8 +20,8 @@ from senet_core import Structure
 
 from .. import engine
 from ..errors import ConfigError
+from ..experiment.auto_seeds import AutoSeeds
 from ..experiment.plan import Plan, make_plan
-from ..experiment.sequential import Adaptive
 from ..experiment.sweepfile import default_sweeps, load_yaml, parse_set, resolve
 from ..launchers import slurm
 from ..launchers.local import run_workers
@@ -35,10 +35,10 @@ from ..tracking.links import ui_hint
 from ..tracking.notes import experiment_note
 from ..tracking.server import ServerLost
 from ..tracking.writer import Tracker, log_plan
+from ..training.build_check import check_builds
 from ..training.data import check_data
 from ..training.device import DeviceLost, resolve_device
 from ..training.estimate import describe_plan
-from ..training.structures import plan_structures
 from ..wording import count
 from . import worker
 
@@ -72,16 +72,16 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     # --vary X: the other sources of randomness fixed (seed 0) for every run, before --set.
     sets = {f"train.seed_{source}": 0 for source in ("init", "order", "augment") if args.vary not in ("all", source)}
     sets.update(parse_set(s) for s in args.sets)
-    adaptive = None
+    auto = None
     if args.seeds == "auto":
         bounds = {"min_seeds": args.min_seeds, "max_seeds": args.max_seeds}
-        adaptive = Adaptive(**{k: v for k, v in bounds.items() if v is not None})
+        auto = AutoSeeds(**{k: v for k, v in bounds.items() if v is not None})
     elif args.min_seeds is not None or args.max_seeds is not None:
         raise ConfigError("--min-seeds and --max-seeds apply to --seeds auto; give that, or --seeds N alone")
     elif args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds must be an integer >= 1 or 'auto', got {args.seeds}")
-    seeds = adaptive.min_seeds if adaptive else args.seeds
-    return make_plan(resolve(data, args.suite, args.preset, sets, seeds), adaptive)
+    seeds = auto.min_seeds if auto else args.seeds
+    return make_plan(resolve(data, args.suite, args.preset, sets, seeds), auto)
 
 
 def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
@@ -92,9 +92,9 @@ def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
     cluster = slurm_options(args, settings) if args.launcher == "slurm" else None
     # Every configuration is built and counted before anything is queued: a network that
     # cannot be would otherwise fail every one of its runs, on a cluster after the queue wait.
-    shapes = plan_structures(plan)
+    structures = check_builds(plan)
     if args.dry_run:
-        return dry_run(args, plan, settings, cluster, shapes)
+        return dry_run(args, plan, settings, cluster, structures)
     check_inputs(plan, settings)
     # Refuses a GPU-less 'auto' where GPUs were handed out (not here for SLURM: the nodes have them).
     device = resolve_device("cpu" if cluster else settings.device)
@@ -107,12 +107,12 @@ def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
 
 
 def dry_run(args: argparse.Namespace, plan: Plan, settings: Settings, cluster: slurm.SlurmOptions | None,
-            shapes: dict[str, Structure]) -> int:
+            structures: dict[str, Structure]) -> int:
     """The plan (and, for SLURM, the sbatch script); nothing is written or submitted."""
     if args.format == "json":
         print(json.dumps(plan.to_json(), indent=1))
     else:
-        print(describe_plan(plan, device=resolve_device(settings.device), shapes=shapes))
+        print(describe_plan(plan, device=resolve_device(settings.device), structures=structures))
     if cluster:
         ex = slurm.executor(cluster, settings.run_dir.resolve() / "slurm", args.workers, settings.study)
         print(f"\nsbatch script of the array ({count(args.workers, 'task')}; nothing submitted):\n")
@@ -142,17 +142,17 @@ def queue(plan: Plan, settings: Settings, config_file: Path | Traversable) -> Qu
     patience, tracking = storage_patience(settings, say), tracking_patience(settings, say)
     storage = patience(lambda: engine.make_storage(settings))
     st = patience(lambda: engine.open_study(settings, storage, create=True))
-    seeds = "auto" if plan.adaptive else plan.sweep.seeds
+    seeds = "auto" if plan.auto_seeds else plan.sweep.seeds
     for key, value in {"suite": plan.sweep.suite, "preset": plan.sweep.preset, "seeds": seeds,
                        "config_file": str(config_file)}.items():
         st.set_user_attr(key, value)
     done, queued = engine.enqueue_missing(st, plan)
-    if plan.adaptive:
-        a = plan.adaptive
-        engine.adaptive.record(st, plan)
+    if plan.auto_seeds:
+        a = plan.auto_seeds
+        engine.auto_seeds.record(st, plan)
         print(f"study {settings.study!r}: {count(len(plan.configs), 'configuration')} x {a.min_seeds} to "
               f"{a.max_seeds} seeds (auto: more only where a row is undecided); {done} already finished, {queued} queued")
-        if line := engine.adaptive.extend(st):  # a relaunch continues where the study stopped
+        if line := engine.auto_seeds.extend(st):  # a relaunch continues where the study stopped
             print(line)
     else:
         print(f"study {settings.study!r}: {count(len(plan.runs), 'run')} ({count(len(plan.configs), 'configuration')} x "
@@ -212,8 +212,8 @@ def train_here(args: argparse.Namespace, settings: Settings, plan: Plan, q: Queu
     if args.workers:
         q.tracker.set_status(q.parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
     _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
-    if plan.adaptive and (auto := patience(lambda: engine.adaptive.snapshot(q.study))):
-        print(f"  {engine.adaptive.summary(auto)}")
+    if plan.auto_seeds and (auto := patience(lambda: engine.auto_seeds.snapshot(q.study))):
+        print(f"  {engine.auto_seeds.summary(auto)}")
     for line in worker_errors:
         print(f"warning: {line}", file=sys.stderr)
     # A dead worker's run is retried by the others while they still have work; one left

@@ -33,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--study {args.study!r}: no such study in {redact(settings.storage)}; studies there: "
                           f"{', '.join(names) or 'none'}") from None
     status = engine.study_status(st, storage)
-    auto = engine.adaptive.snapshot(st)
+    auto = engine.auto_seeds.snapshot(st)
     ids = [r.mlflow_run_id for r in status.running if r.mlflow_run_id]
     tracked = not missing(settings.tracking_uri)
     reached = epochs_logged(settings.tracking_uri, ids) if ids and tracked else {}
     exp_id = experiment_id(settings.tracking_uri, settings.study) if tracked else None
     if args.format == "json":
         out = asdict(status)
+        out["counts"] = {s: out["counts"][s] for s in engine.RUN_STATES}  # runs by state; "runs" has the total
         for run in out["running"]:
             run["epochs_done"] = reached.get(run["mlflow_run_id"])
         if auto is not None:
@@ -49,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
         return 0
     c = status.counts
-    print(f"study {status.study!r} ({redact(settings.storage)}): {count(status.runs, 'run')}: {c['finished']} finished, "
-          f"{c['running']} running, {c['queued']} queued, {c['failed']} failed; "
+    print(f"study {status.study!r} ({redact(settings.storage)}): {count(status.runs, 'run')}: {c.finished} finished, "
+          f"{c.running} running, {c.queued} queued, {c.failed} failed; "
           f"{status.retried} retried ({count(status.retries, 'retry', 'retries')})")
     for r in status.running:
         done = reached.get(r.mlflow_run_id or "")
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if exp_id:
         print(f"  MLflow: {ui_hint(settings.tracking_uri, exp_id)}")
     if auto is not None:
-        print(f"  {engine.adaptive.summary(auto)}")
+        print(f"  {engine.auto_seeds.summary(auto)}")
         for (table, row), d in auto.decided.items():
             if d.state == "open":
                 n = d.comparison.n if d.comparison else 0

@@ -19,10 +19,20 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from .. import tracking
-from . import adaptive
+from . import auto_seeds
 from .liveness import WaitReporter, fail_stale, held_runs
 from .status import StudyStatus, study_status
-from .store import Counts, enqueue_missing, make_storage, open_study, run_states, study_counts, study_names
+from .store import (
+    RUN_STATES,
+    Counts,
+    RunState,
+    enqueue_missing,
+    make_storage,
+    open_study,
+    run_states,
+    study_counts,
+    study_names,
+)
 from .worker import Worker
 
 
@@ -36,11 +46,13 @@ def quiet() -> None:
 
 
 __all__ = [
+    "RUN_STATES",
     "Counts",
+    "RunState",
     "StudyStatus",
     "WaitReporter",
     "Worker",
-    "adaptive",
+    "auto_seeds",
     "enqueue_missing",
     "fail_stale",
     "held_runs",

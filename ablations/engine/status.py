@@ -10,7 +10,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from .liveness import held_runs
-from .store import run_key, run_states
+from .store import Counts, counts_of, run_key, run_states
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Running:
 class StudyStatus:
     study: str
     runs: int
-    counts: dict[str, int]  # finished, running, queued, failed
+    counts: Counts
     retried: int  # runs with more than one attempt
     retries: int  # attempts beyond the first, over all runs
     running: tuple[Running, ...]
@@ -37,7 +37,6 @@ class StudyStatus:
 
 def study_status(study: optuna.Study, storage: RDBStorage) -> StudyStatus:
     states = run_states(study)
-    counts = Counter(states.values())
     attempts = Counter(k for t in study.get_trials(deepcopy=False)
                        if (k := run_key(t)) is not None and t.state != TrialState.PRUNED)
     running = tuple(
@@ -49,7 +48,7 @@ def study_status(study: optuna.Study, storage: RDBStorage) -> StudyStatus:
     return StudyStatus(
         study=study.study_name,
         runs=len(states),
-        counts={s: counts.get(s, 0) for s in ("finished", "running", "queued", "failed")},
+        counts=counts_of(list(states.values())),
         retried=sum(1 for n in attempts.values() if n > 1),
         retries=sum(n - 1 for n in attempts.values()),
         running=running,

@@ -4,7 +4,7 @@ run in its user attributes, and what state each planned run is in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import optuna
 import sqlalchemy
@@ -19,6 +19,8 @@ from ..runtime.settings import Settings
 from ..runtime.urls import sqlite_file
 
 SEED_DISTRIBUTION = IntDistribution(0, 2**31 - 1)
+RunState = Literal["finished", "running", "queued", "failed"]  # a planned run's, over all its trials
+RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 # The user attributes that describe a run; a retry copies these and nothing else.
 RUN_ATTRS = ("config_uid", "seed", "name", "tables", "rows", "cells", "config")
 
@@ -123,11 +125,11 @@ def enqueue_missing(study: optuna.Study, plan: Plan) -> tuple[int, int]:
     return done, queued
 
 
-def run_states(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> dict[tuple[str, int], str]:
+def run_states(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> dict[tuple[str, int], RunState]:
     """Each run's state over all its trials (``trials``: the study's, when the caller has
     them): finished (a COMPLETE trial), running, queued, or failed (only FAIL/PRUNED left)."""
     rank = {TrialState.COMPLETE: 3, TrialState.RUNNING: 2, TrialState.WAITING: 1}
-    names = {3: "finished", 2: "running", 1: "queued", 0: "failed"}
+    names: dict[int, RunState] = {3: "finished", 2: "running", 1: "queued", 0: "failed"}
     best: dict[tuple[str, int], int] = {}
     for t in study.get_trials(deepcopy=False) if trials is None else trials:
         if (k := run_key(t)) is not None:
@@ -137,6 +139,8 @@ def run_states(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> 
 
 @dataclass(frozen=True)
 class Counts:
+    """How many planned runs are in each :data:`RunState`."""
+
     planned: int
     finished: int
     running: int
@@ -153,7 +157,10 @@ def study_counts(study: optuna.Study, plan: Plan) -> Counts:
     """The plan's runs by state; with ``--seeds auto`` also the seeds queued since launch."""
     states = run_states(study)
     keys = dict.fromkeys(r.key for r in plan.runs)
-    if plan.adaptive:
+    if plan.auto_seeds:
         keys.update(dict.fromkeys(states))
-    of_plan = [states.get(k, "queued") for k in keys]
-    return Counts(len(of_plan), *(of_plan.count(s) for s in ("finished", "running", "queued", "failed")))
+    return counts_of([states.get(k, "queued") for k in keys])
+
+
+def counts_of(states: list[RunState]) -> Counts:
+    return Counts(len(states), *(states.count(s) for s in RUN_STATES))

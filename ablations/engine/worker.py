@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from optuna.storages import RDBStorage
@@ -39,9 +40,11 @@ from ..tracking.writer import ChildRun, Tracker
 from ..training.data import DataCache
 from ..training.device import DeviceLost, allotted_cpus, device_name, is_device_error, resolve_device
 from ..training.trainer import NonFiniteLoss, Stopped, finish_checkpoint, init_model, train
-from . import adaptive
+from . import auto_seeds
 from .liveness import WaitReporter, fail_stale
 from .store import SEED_DISTRIBUTION, make_storage, open_study, requeue, run_key, run_states
+
+IdleStep = Literal["again", "done", "wait"]  # runs were queued; none is left; others still train
 
 # How long a stopping worker waits for MLflow to take a run's KILLED status: when the
 # launcher dies, its tracking server dies with it, and MLflow's client would retry for minutes.
@@ -189,7 +192,7 @@ class Worker:
     def _extend(self) -> None:
         """``--seeds auto``: with this run's result, queue the seeds the open rows need (a
         study of fixed seeds, known at start, costs no look at the store)."""
-        if adaptive.ATTR in self.study_attrs and (line := self.patience(lambda: adaptive.extend(self.study))):
+        if auto_seeds.ATTR in self.study_attrs and (line := self.patience(lambda: auto_seeds.extend(self.study))):
             self.say(line)
 
     def _reject(self, number: int, trial_id: int, reason: str) -> None:
@@ -230,7 +233,7 @@ class Worker:
                 self._hand_back(sig)
             raise Interrupted(sig) from None
 
-    def _idle_step(self) -> str:
+    def _idle_step(self) -> IdleStep:
         """Nothing to claim: retry lost runs, then ``again`` (runs were queued), ``done`` (none
         is left, held or queued) or ``wait`` (others still train)."""
         for line in fail_stale(self.study, self.storage, self.settings.grace_period, self.settings.max_retry):
@@ -254,15 +257,15 @@ class Worker:
         except Exception as err:  # the study's result is in Optuna; its display can wait for a rerun
             self.say(f"warning: could not end the study's MLflow parent run: {redact(str(err))[:200]}")
 
-    def execute(self, claim: _Claim) -> int:
-        """Train a claimed run; returns 1 if it trained to the end, else 0."""
+    def execute(self, claim: _Claim) -> bool:
+        """Train a claimed run; True if it trained to the end."""
         dup = self.patience(lambda: self._duplicate_of(claim))
         if dup is not None:
             self._set(claim.trial_id, "duplicate_of", dup)
             self._settle(claim.number, state=TrialState.PRUNED)
-            return 0
+            return False
         if self._complete_from_mlflow(claim):
-            return 0
+            return False
         self._child = self._start_child(claim)
         return self._train(claim, self._child)
 
@@ -304,7 +307,7 @@ class Worker:
         self._set(claim.trial_id, "mlflow_run_id", child.run_id)
         return child
 
-    def _train(self, claim: _Claim, child: ChildRun) -> int:
+    def _train(self, claim: _Claim, child: ChildRun) -> bool:
         run = claim.run
         checkpoint = self._checkpoint(run)
         start = time.perf_counter()
@@ -313,7 +316,7 @@ class Worker:
                 train_b, test_b = self.data.batches(run.config.data)
                 child.log_datasets(b.identity for b in (train_b, test_b) if b.identity is not None)
                 model = init_model(run.config, run.seed)
-                shape = structure(model, run.config.data.input_size)
+                counted = structure(model, run.config.data.input_size)
                 bar = _bar(self.settings.progress, len(train_b) * run.config.train.epochs, run.name)
                 try:
                     with STOPPER.deferred():
@@ -341,8 +344,8 @@ class Worker:
             if is_device_error(err):
                 raise DeviceLost(f"{reason}; this worker stops (its CUDA context is unusable), others take "
                                  "the remaining runs") from err
-            return 0
-        child.log_once({"params_m": shape.params_m, "gflops": shape.gflops, **{f"final_{k}": v for k, v in outcome.final.items()}})
+            return False
+        child.log_once({"params_m": counted.params_m, "gflops": counted.gflops, **{f"final_{k}": v for k, v in outcome.final.items()}})
         if outcome.excitation is not None:
             child.log_json("excitation.json", outcome.excitation)
         if outcome.resumed_from:
@@ -356,7 +359,7 @@ class Worker:
         finish_checkpoint(checkpoint, self.settings.final_checkpoint)
         if self.on_done:
             self.on_done(run, f"val top-1 err {outcome.final['val_top1_err']:.2f}%", time.perf_counter() - start)
-        return 1
+        return True
 
     @staticmethod
     def _log_epoch(child: ChildRun, epoch: int, metrics: dict[str, float]) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .auto_seeds import AutoSeeds, Row, table_rows
 from .config import ExperimentConfig, config_uid
 from .schema import to_dict
-from .sequential import Adaptive, Row, table_rows
 from .sweepfile import Sweep, TableId
 
 
@@ -82,14 +82,14 @@ class Run:
 
 @dataclass(frozen=True)
 class Plan:
-    """The runs a launch queues: every configuration once per seed, or, with ``adaptive``
+    """The runs a launch queues: every configuration once per seed, or, with ``auto_seeds``
     (``--seeds auto``), ``min_seeds`` of each to begin with."""
 
     sweep: Sweep
     cells: tuple[Cell, ...]
     configs: dict[str, ExperimentConfig]
     runs: tuple[Run, ...]
-    adaptive: Adaptive | None = None
+    auto_seeds: AutoSeeds | None = None
 
     def decision_rows(self) -> tuple[Row, ...]:
         """Each table row with its configuration and its reference row's, for ``--seeds auto``."""
@@ -105,7 +105,7 @@ class Plan:
             "suite": self.sweep.suite,
             "preset": self.sweep.preset,
             "seeds": self.sweep.seeds,
-            **({"adaptive": self.adaptive.to_json()} if self.adaptive else {}),
+            **({"adaptive": self.auto_seeds.to_json()} if self.auto_seeds else {}),  # the key stores were written with
             "tables": [
                 {"number": t.number, "title": t.title, "dataset": t.dataset, "source": t.source,
                  "rows": [{"row": r.label, "config_uid": config_uid(r.config), "reference": r.reference}
@@ -122,8 +122,8 @@ class Plan:
         }
 
 
-def make_plan(sweep: Sweep, adaptive: Adaptive | None = None) -> Plan:
-    """``adaptive``: ``--seeds auto``; ``sweep.seeds`` is then its ``min_seeds``."""
+def make_plan(sweep: Sweep, auto_seeds: AutoSeeds | None = None) -> Plan:
+    """``auto_seeds``: ``--seeds auto``; ``sweep.seeds`` is then its ``min_seeds``."""
     cells: list[Cell] = []
     configs: dict[str, ExperimentConfig] = {}
     for table in sweep.tables:
@@ -139,4 +139,4 @@ def make_plan(sweep: Sweep, adaptive: Adaptive | None = None) -> Plan:
         for seed in range(sweep.seeds)
         for uid, cfg in configs.items()
     )
-    return Plan(sweep, tuple(cells), configs, runs, adaptive)
+    return Plan(sweep, tuple(cells), configs, runs, auto_seeds)

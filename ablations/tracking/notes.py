@@ -18,7 +18,7 @@ def _num(v: float | None) -> str:
 def experiment_note(plan: Plan, study: str) -> str:
     """How to answer "show me Table N" in the runs table of the study's experiment."""
     sweep = plan.sweep
-    seeds = f"{plan.adaptive.min_seeds} to {plan.adaptive.max_seeds} (auto)" if plan.adaptive else str(sweep.seeds)
+    seeds = f"{plan.auto_seeds.min_seeds} to {plan.auto_seeds.max_seeds} (auto)" if plan.auto_seeds else str(sweep.seeds)
     first = sweep.tables[0]
     key, row = table_key(first.number), first.rows[0].label
     lines = [

@@ -9,6 +9,7 @@ format (``cifar-10-batches-py``, ``cifar-100-python``) or the ImageFolder layout
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 import sys
@@ -203,7 +204,31 @@ def epoch_streams(order_seed: int, epoch: int, device: torch.device,
     return order, order if augment_seed is None else epoch_generator(augment_seed, epoch, device, AUGMENT_STREAM)
 
 
-class TensorBatches:
+class Batches(abc.ABC):
+    """A split as the trainer reads it: ``len()`` batches of ``batch_size`` per epoch, in an
+    order and with augmentation drawn from the epoch's seeds (:meth:`epoch`); ``labels`` in
+    evaluation order, ``classes`` their names, ``identity`` what the tracker records of it."""
+
+    batch_size: int
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    identity: DatasetIdentity | None
+
+    def __len__(self) -> int:
+        return -(-self.num_images // self.batch_size)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.labels)
+
+    @abc.abstractmethod
+    def epoch(self, order_seed: int, epoch: int, skip: int = 0,
+              augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches (images on the training device, normalised) after its first
+        ``skip``."""
+
+
+class TensorBatches(Batches):
     """Batches of a :class:`TensorSplit` held on the training device, augmented there."""
 
     def __init__(
@@ -223,14 +248,7 @@ class TensorBatches:
         self.augment = train and cfg.augment
         self.padding = cfg.padding
         self.normalize = Normalize(*MEAN_STD[cfg.name], device=device)
-        self.identity: DatasetIdentity | None = None  # set by DataCache, which knows the split's source
-
-    def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)
-
-    @property
-    def num_images(self) -> int:
-        return len(self.labels)
+        self.identity = None  # set by DataCache, which knows the split's source
 
     def epoch(self, order_seed: int, epoch: int, skip: int = 0,
               augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -249,7 +267,7 @@ class TensorBatches:
                 yield self.normalize(x), y
 
 
-class FolderBatches:
+class FolderBatches(Batches):
     """ImageFolder data (ImageNet scale) through DataLoader workers with pinned memory."""
 
     def __init__(self, cfg: DataConfig, root: Path, batch_size: int, device: torch.device, train: bool) -> None:
@@ -275,13 +293,6 @@ class FolderBatches:
             path, label = self.dataset.samples[i]
             h.update(f"{Path(path).relative_to(self.dataset.root)}\t{label}\n".encode())
         self.identity = _identity(cfg, root, train, len(self.indices), h.hexdigest()[:16])
-
-    def __len__(self) -> int:
-        return -(-len(self.indices) // self.batch_size)
-
-    @property
-    def num_images(self) -> int:
-        return len(self.indices)
 
     def epoch(self, order_seed: int, epoch: int, skip: int = 0,
               augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -314,7 +325,7 @@ class DataCache:
         self.data_root, self.cache_dir, self.device = data_root, cache_dir, device
         self._splits: dict = {}
 
-    def batches(self, d: DataConfig) -> tuple[TensorBatches | FolderBatches, TensorBatches | FolderBatches]:
+    def batches(self, d: DataConfig) -> tuple[Batches, Batches]:
         """The training and test batches of ``d``."""
         if d.name == "imagefolder":
             return (FolderBatches(d, self.data_root, d.batch_size, self.device, True),

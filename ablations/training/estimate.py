@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
-import torch.nn.functional as F
 
 from senet_core import Structure, build_model, median_latency_s
 
 from ..experiment.plan import Plan, table_tag
 from ..wording import count
-from .structures import plan_structures
+from .build_check import check_builds
+from .step import sgd_step
 from .trainer import memory_format, synchronize
 
 
@@ -30,35 +28,31 @@ def measure_images_per_s(cfg, device: torch.device | None = None, steps: int = 3
     amp = cfg.train.amp and device.type == "cuda"
 
     def step() -> None:
-        opt.zero_grad()
-        with torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
-            loss = F.cross_entropy(model(x).float(), y)
-        loss.backward()
-        opt.step()
+        sgd_step(model, x, y, opt, amp, device)
 
     warmup = 3 if device.type == "cuda" else 1  # cuDNN's autotuning happens in the first steps
     return batch / median_latency_s(step, repeats=steps, warmup=warmup, sync=lambda: synchronize(device))
 
 
 def estimate_seconds(plan: Plan, device: torch.device | None = None,
-                     shapes: dict | None = None) -> tuple[float, float, dict]:
+                     structures: dict | None = None) -> tuple[float, float, dict]:
     """(total seconds of the plan with one worker, the first configuration's images/s,
     seconds per run by config_uid), scaling the measured rate by each configuration's
-    multiply-adds (``shapes``: the plan's structures, when the caller has them)."""
-    shapes = shapes or plan_structures(plan)
+    multiply-adds (``structures``: the plan's structures, when the caller has them)."""
+    structures = structures or check_builds(plan)
     first_uid, first = next(iter(plan.configs.items()))
     rate = measure_images_per_s(first, device)
-    per_run = {uid: _run_seconds(cfg, rate * shapes[first_uid].multiply_adds / shapes[uid].multiply_adds)
+    per_run = {uid: _run_seconds(cfg, rate * structures[first_uid].multiply_adds / structures[uid].multiply_adds)
                for uid, cfg in plan.configs.items()}
     return sum(per_run.values()) * plan.sweep.seeds, rate, per_run
 
 
 def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None = None,
-                  shapes: dict[str, Structure] | None = None) -> str:
-    """The dry run's table (``shapes``: the plan's structures, when the caller has them)."""
+                  structures: dict[str, Structure] | None = None) -> str:
+    """The dry run's table (``structures``: the plan's structures, when the caller has them)."""
     device = device or torch.device("cpu")
-    shapes = shapes or plan_structures(plan)
-    total, rate, per_run = estimate_seconds(plan, device, shapes) if measure else (0.0, None, {})
+    structures = structures or check_builds(plan)
+    total, rate, per_run = estimate_seconds(plan, device, structures) if measure else (0.0, None, {})
     lines = [
         f"suite {plan.sweep.suite!r}, preset {plan.sweep.preset!r}: {count(len(plan.cells), 'row')} -> "
         f"{count(len(plan.configs), 'configuration')} -> {count(len(plan.runs), 'run')} "
@@ -67,7 +61,7 @@ def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None 
         f"{'table':>5}  {'row':<14} {'config_uid':<12}  {'shared run':<24} {'params (M)':>10} {'GFLOPs':>8} {'est. run':>9}",
     ]
     for cell in plan.cells:
-        shape = shapes[cell.config_uid]
+        counted = structures[cell.config_uid]
         cells = plan.cells_of(cell.config_uid)
         if len(cells) == 1:
             shared = ""
@@ -78,7 +72,7 @@ def describe_plan(plan: Plan, measure: bool = True, device: torch.device | None 
         est = _fmt(per_run[cell.config_uid]) if rate else ""
         lines.append(
             f"{cell.table:>5}  {cell.row:<14} {cell.config_uid:<12}  {shared:<24} "
-            f"{shape.params_m:>10.3f} {shape.gflops:>8.4f} {est:>9}"
+            f"{counted.params_m:>10.3f} {counted.gflops:>8.4f} {est:>9}"
         )
     if rate:
         where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from senet_core import Backbone, build_model, narrowest_conv
 
 from ..experiment.config import ExperimentConfig, TrainConfig
-from .data import TensorBatches
+from .data import Batches
 from .excitation import GateRecorder, per_class_mask
+from .step import autocast, sgd_step
 
 CHECK_EVERY = 25
 # oneDNN on the CPU was seen to hang or corrupt memory in the backward pass of
@@ -98,7 +99,7 @@ def memory_format(cfg: ExperimentConfig, model: torch.nn.Module, device: torch.d
 
 
 def evaluate(
-    model: torch.nn.Module, batches, amp: bool, device: torch.device,
+    model: torch.nn.Module, batches: Batches, amp: bool, device: torch.device,
     fmt: torch.memory_format = torch.contiguous_format, gates: GateRecorder | None = None,
 ) -> dict[str, float]:
     """Validation loss and top-1/top-5 errors; ``gates`` records excitations on the way."""
@@ -106,7 +107,7 @@ def evaluate(
     loss = torch.zeros((), device=device)
     err1 = torch.zeros((), device=device, dtype=torch.long)
     err5 = torch.zeros((), device=device, dtype=torch.long)
-    with torch.no_grad(), _autocast(amp, device), gates or contextlib.nullcontext():
+    with torch.no_grad(), autocast(amp, device), gates or contextlib.nullcontext():
         for x, y in gates.batches(batches.epoch(0, 0)) if gates else batches.epoch(0, 0):
             logits = model(x.contiguous(memory_format=fmt)).float()  # ranked in float: bf16 ties move top-k
             loss += F.cross_entropy(logits, y, reduction="sum")
@@ -126,15 +127,6 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work, so that a clock read next times it (a no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _autocast(amp: bool, device: torch.device):
-    """bf16 autocast on CUDA when asked. Otherwise no autocast context at all: on the CPU
-    build of torch 2.14 a backward through a forward run under ``autocast(enabled=False)``
-    was seen to hang."""
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _save(path: Path, state: dict) -> None:
@@ -247,8 +239,8 @@ def finish_checkpoint(checkpoint: Path, keep: str) -> None:
 def train(
     cfg: ExperimentConfig,
     seed: int,
-    train_batches: TensorBatches,
-    test_batches,
+    train_batches: Batches,
+    test_batches: Batches,
     device: torch.device,
     checkpoint: Path | None = None,
     on_epoch: EpochCallback | None = None,
@@ -342,12 +334,7 @@ class _Stepper:
         # An epoch's smaller last batch runs eager: a new shape would cost a second
         # compilation (about a minute for a ResNet-20 on the CPU) for one step.
         forward = self.compiled if self.compiled is not None and len(y) == self.batch_size else self.model
-        with _autocast(self.tc.amp, self.device):
-            logits = forward(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=self.tc.label_smoothing)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        loss, logits = sgd_step(forward, x, y, self.opt, self.tc.amp, self.device, self.tc.label_smoothing)
         self.sched.step()
         tally.loss_sum += loss.detach() * len(y)
         tally.wrong += (logits.detach().argmax(1) != y).sum()

@@ -9,7 +9,7 @@ import random
 import pytest
 from scipy import stats
 
-from ablations.experiment.sequential import holm
+from ablations.experiment.auto_seeds import holm
 from ablations.tracking.links import compare_url, runs_view_url, ui_hint
 from report.stats import compare, paired, pooled_std, resolvable_gap, seeds_needed, welch
 

@@ -43,6 +43,7 @@ from typing import Literal
 from scipy import optimize
 
 from ..errors import ConfigError
+from .comparison import Comparison
 
 G = 4.0
 ALPHA = 0.05
@@ -67,21 +68,9 @@ def critical_t(n: int, alpha: float = ALPHA, g: float = G) -> float:
     return optimize.brentq(lambda t: log_bayes_factor(t, n, g) - target, 0.0, high, xtol=1e-10)
 
 
-@dataclass(frozen=True)
-class AnytimeComparison:
-    """A row against its reference over the first ``n`` paired seeds: mean difference
-    (points), its anytime-valid 95% interval, the anytime-valid p-value and the sample sd."""
-
-    n: int
-    diff: float
-    low: float
-    high: float
-    p: float
-    sd: float
-
-
-def compare(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> AnytimeComparison | None:
-    """The comparison of the paired differences ``d`` (in seed order); None below 2."""
+def compare(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> Comparison | None:
+    """The comparison of the paired differences ``d`` (in seed order) over its ``n`` seeds:
+    mean difference, its anytime-valid 95% interval and p-value, the sample sd; None below 2."""
     n = len(d)
     if n < 2:
         return None
@@ -92,7 +81,7 @@ def compare(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> AnytimeCo
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
     t = critical_t(n, alpha, g)
     half = math.inf if t == math.inf else t * sd / math.sqrt(n)
-    return AnytimeComparison(n, mean, mean - half, mean + half, min(1.0, math.exp(-best)), sd)
+    return Comparison(mean, mean - half, mean + half, min(1.0, math.exp(-best)), "sequential", n, sd)
 
 
 def first_resolved(d: Sequence[float], alpha: float = ALPHA, g: float = G) -> int | None:
@@ -112,7 +101,7 @@ def _log_bf_at_zero(d: Sequence[float], g: float) -> float:
     return log_bayes_factor(mean / math.sqrt(var / n), n, g)
 
 
-def seeds_to_resolve(c: AnytimeComparison, max_seeds: int, alpha: float = ALPHA, g: float = G) -> int | None:
+def seeds_to_resolve(c: Comparison, max_seeds: int, alpha: float = ALPHA, g: float = G) -> int | None:
     """The fewest seeds, up to ``max_seeds``, at which the difference and spread observed so
     far would resolve the row; None when none would."""
     for n in range(max(c.n, 2), max_seeds + 1):
@@ -135,7 +124,7 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
 
 
 @dataclass(frozen=True)
-class Adaptive:
+class AutoSeeds:
     """``--seeds auto``: every configuration starts with ``min_seeds``; none gets more than
     ``max_seeds``."""
 
@@ -153,7 +142,7 @@ class Adaptive:
         return {"min_seeds": self.min_seeds, "max_seeds": self.max_seeds, "alpha": self.alpha}
 
     @classmethod
-    def from_json(cls, data: dict) -> Adaptive:
+    def from_json(cls, data: dict) -> AutoSeeds:
         return cls(data["min_seeds"], data["max_seeds"], data["alpha"])
 
 
@@ -176,7 +165,7 @@ def table_rows(table: int | str, rows: Sequence[tuple[str, str, str | None]]) ->
 @dataclass(frozen=True)
 class Decision:
     state: State | None  # None for a reference row
-    comparison: AnytimeComparison | None
+    comparison: Comparison | None
     p_adjusted: float | None
     seeds_needed: int | None  # the seed count that would resolve it at the observed effect
 
@@ -190,31 +179,31 @@ def paired(a: Mapping[int, float], b: Mapping[int, float]) -> list[float]:
 
 
 def decide(rows: Sequence[Row], results: Mapping[str, Mapping[int, float]], failed: set[str],
-           adaptive: Adaptive) -> dict[tuple[int | str, str], Decision]:
+           auto: AutoSeeds) -> dict[tuple[int | str, str], Decision]:
     """Each row's state from the finished results ({config_uid: {seed: top-1 error}});
     ``failed``: configurations whose runs failed (their rows cannot be decided)."""
     out: dict[tuple[int | str, str], Decision] = {}
     for table in dict.fromkeys(r.table for r in rows):
         mine = [r for r in rows if r.table == table]
-        comparisons = [compare(paired(results.get(r.config_uid, {}), results.get(r.reference_uid, {})), adaptive.alpha)
+        comparisons = [compare(paired(results.get(r.config_uid, {}), results.get(r.reference_uid, {})), auto.alpha)
                        if r.reference_uid is not None else None for r in mine]
         adjusted = holm([c.p if c else None for c in comparisons])
         for r, c, p in zip(mine, comparisons, adjusted, strict=True):
-            out[(r.table, r.row)] = _decision(r, c, p, failed, adaptive)
+            out[(r.table, r.row)] = _decision(r, c, p, failed, auto)
     return out
 
 
-def _decision(r: Row, c: AnytimeComparison | None, p: float | None, failed: set[str], adaptive: Adaptive) -> Decision:
+def _decision(r: Row, c: Comparison | None, p: float | None, failed: set[str], auto: AutoSeeds) -> Decision:
     if r.reference_uid is None:
         return Decision(None, None, None, None)
     if {r.config_uid, r.reference_uid} & failed:
         return Decision("failed", c, p, None)
-    if c is None or c.n < adaptive.min_seeds:
+    if c is None or c.n < auto.min_seeds:
         return Decision("open", c, p, None)
-    needed = seeds_to_resolve(c, adaptive.max_seeds, adaptive.alpha)
-    if p is not None and p < adaptive.alpha:
+    needed = seeds_to_resolve(c, auto.max_seeds, auto.alpha)
+    if p is not None and p < auto.alpha:
         return Decision("resolved", c, p, None)
-    if c.n >= adaptive.max_seeds or needed is None:
+    if c.n >= auto.max_seeds or needed is None:
         return Decision("futile", c, p, needed)
     return Decision("open", c, p, needed)
 

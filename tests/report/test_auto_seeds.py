@@ -9,7 +9,7 @@ import json
 import math
 
 from report.__main__ import main
-from report.sequential import simulate
+from report.auto_seeds import simulate
 
 
 def test_no_true_difference_is_declared_at_most_alpha_of_the_time_however_often_one_looks():

@@ -2,7 +2,7 @@
 the study's user attributes at launch; after every finished run, whoever finished it (a
 worker, a cluster task, the launcher) decides each row's state from the study's results and
 queues the next seed only for configurations that an open row needs
-(:mod:`ablations.experiment.sequential`). A seed already queued, held or finished is never
+(:mod:`ablations.experiment.auto_seeds`). A seed already queued, held or finished is never
 queued again, so relaunching continues where the study stopped."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from ..experiment.auto_seeds import AutoSeeds, Decision, Row, decide, next_runs
 from ..experiment.config import ExperimentConfig
 from ..experiment.plan import Plan, Run, table_tag
 from ..experiment.schema import parse, to_dict
-from ..experiment.sequential import Adaptive, Decision, Row, decide, next_runs
 from ..wording import count
 from .store import run_attrs, run_key, run_states
 
-ATTR = "adaptive"
+ATTR = "auto"
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,16 @@ class Record:
     """What a ``--seeds auto`` study keeps: its bounds, its decision rows, and each
     configuration's config and cells (to queue more of its seeds)."""
 
-    adaptive: Adaptive
+    auto: AutoSeeds
     rows: tuple[Row, ...]
     runs: dict[str, dict]  # config_uid -> its config and cells
 
 
 def record(study: optuna.Study, plan: Plan) -> None:
     """Keep what deciding and queueing later seeds needs with the study."""
-    assert plan.adaptive is not None
+    assert plan.auto_seeds is not None
     study.set_user_attr(ATTR, {
-        **plan.adaptive.to_json(),
+        **plan.auto_seeds.to_json(),
         "rows": [[r.table, r.row, r.config_uid, r.reference_uid] for r in plan.decision_rows()],
         "runs": {uid: {"config": to_dict(cfg), "cells": [list(c) for c in plan.cells_of(uid)]}
                  for uid, cfg in plan.configs.items()},
@@ -48,7 +48,7 @@ def recorded(study: optuna.Study) -> Record | None:
     attr = study.user_attrs.get(ATTR)
     if not attr:
         return None
-    return Record(Adaptive.from_json(attr),
+    return Record(AutoSeeds.from_json(attr),
                 tuple(Row(*r) for r in attr["rows"]), attr["runs"])
 
 
@@ -76,7 +76,7 @@ def snapshot(study: optuna.Study) -> Snapshot | None:
         if t.state == TrialState.COMPLETE and (key := run_key(t)) is not None and t.value is not None:
             finished.setdefault(key[0], {})[key[1]] = t.value
     failed = {uid for (uid, _), state in states.items() if state == "failed"}
-    return Snapshot(s, finished, states, decide(s.rows, finished, failed, s.adaptive))
+    return Snapshot(s, finished, states, decide(s.rows, finished, failed, s.auto))
 
 
 def decisions(study: optuna.Study) -> dict[tuple[int | str, str], Decision] | None:
@@ -93,7 +93,7 @@ def extend(study: optuna.Study) -> str | None:
         return None
     s = snap.record
     wanted = sorted((uid, seed) for uid, seed in next_runs(s.rows, snap.decided, snap.finished)
-                    if (uid, seed) not in snap.states and seed < s.adaptive.max_seeds)
+                    if (uid, seed) not in snap.states and seed < s.auto.max_seeds)
     for uid, seed in wanted:
         run = s.runs[uid]
         cells = tuple((table, str(row)) for table, row in run["cells"])
@@ -110,7 +110,7 @@ def extend(study: optuna.Study) -> str | None:
 
 def summary(snap: Snapshot) -> str:
     """Rows by state and the runs trained against the budget."""
-    a = snap.record.adaptive
+    a = snap.record.auto
     states = [d.state for d in snap.decided.values() if d.state is not None]
     finished = sum(len(v) for v in snap.finished.values())
     by_state = ", ".join(f"{states.count(st)} {st}" for st in ("resolved", "futile", "open", "failed") if states.count(st))

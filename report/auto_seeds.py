@@ -1,5 +1,5 @@
 """``python -m report sequential --simulate``: the anytime-valid comparison of ``--seeds auto``
-(:mod:`ablations.experiment.sequential`) against the error it must not make, by simulation.
+(:mod:`ablations.experiment.auto_seeds`) against the error it must not make, by simulation.
 
 Two normal populations (sd 0.3 points, as per-seed top-1 errors), a look after every seed
 from 2 to ``max_seeds``: with no true difference, how often a difference is declared at some
@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from ablations.experiment.sequential import ALPHA, first_resolved
+from ablations.experiment.auto_seeds import ALPHA, first_resolved
 
 
 def simulate(reps: int = 2000, max_seeds: int = 30, sd: float = 0.3, alpha: float = ALPHA, seed: int = 0) -> dict:

@@ -1,4 +1,4 @@
-"""Every configuration of a plan built once, on the CPU, and counted (parameters and
+"""The launch-time build check: every configuration of a plan built once, on the CPU, and counted (parameters and
 multiply-adds at its input size): the launch's proof that each can be built before anything
 is queued, and the dry run's table."""
 
@@ -11,7 +11,7 @@ from ..experiment.plan import Plan, table_tag
 from ..wording import count
 
 
-def plan_structures(plan: Plan) -> dict[str, Structure]:
+def check_builds(plan: Plan) -> dict[str, Structure]:
     """config_uid -> its network's structure. A configuration whose network cannot be built,
     run or counted (a user's module that fails only at some width, or in one integration
     slot) is refused with one line naming the key at fault, its row and the reason."""

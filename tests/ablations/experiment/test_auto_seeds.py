@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from ablations.experiment.sequential import (
+from ablations.experiment.auto_seeds import (
     ALPHA,
-    Adaptive,
+    AutoSeeds,
     G,
     Row,
     compare,
@@ -60,7 +60,7 @@ def test_the_interval_is_where_the_evidence_stays_below_one_over_alpha():
 
 
 ROWS = [Row(10, "16", "ref", None), Row(10, "2", "big", "ref"), Row(10, "8", "same", "ref"), Row(10, "4", "noisy", "ref")]
-AUTO = Adaptive(min_seeds=3, max_seeds=8)
+AUTO = AutoSeeds(min_seeds=3, max_seeds=8)
 
 
 def _results(seeds: int) -> dict:
