@@ -21,7 +21,7 @@ SOURCES = ("init", "order", "augment")
 
 def varied(study: StudyRuns) -> str:
     """The sources the study's seeds vary: those its configuration leaves to the run's seed."""
-    train = study.plan.get("base", {}).get("train", {})
+    train = study.plan.base.get("train", {})
     free = [s for s in SOURCES if train.get(f"seed_{s}") is None]
     return "all" if len(free) == len(SOURCES) else ", ".join(free) or "none"
 

@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
     if args.gap is not None and args.gap <= 0:
         raise ConfigError(f"--gap must be a positive number of points, got {args.gap}")
     study = read_study(make_settings(args.study, tracking_uri=args.tracking_uri).tracking_uri, args.study)
-    seeds = int(study.plan.get("seeds", 1))
+    seeds = study.plan.seeds
     if seeds < 2:
         print(one_seed_message(args.study))
         return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ablations.errors import ConfigError
 from ablations.experiment.config import ExperimentConfig, config_uid
+from ablations.experiment.plan import LoggedPlan
 from ablations.experiment.schema import parse
 from ablations.runtime.outage import tracking_patience
 from ablations.runtime.settings import make_settings
@@ -23,7 +24,7 @@ from .render import to_latex, to_markdown
 from .seeds import DEFAULT_POWER, PAGE_COLUMNS, describe, intro, one_seed_message, page_rows, plan_seeds
 from .stats import DEFAULT_METHOD, METHODS, Method
 from .summary import overview, table_sentences
-from .tables import adaptive_of, build_results, caption, text_table, tidy_frame
+from .tables import build_results, caption, text_table, tidy_frame
 
 FORMATS = ("pdf", "md", "tex", "csv", "html")
 
@@ -37,7 +38,7 @@ def _formats(text: str) -> list[str]:
 
 
 def study_meta(study: StudyRuns) -> dict[str, str]:
-    base = study.plan.get("base", {})
+    base = study.plan.base
     model, data, train = base.get("model", {}), base.get("data", {}), base.get("train", {})
     subset = f", {data.get('train_size')} training images" if data.get("train_size") else ""
     runs = study.runs
@@ -53,8 +54,10 @@ def study_meta(study: StudyRuns) -> dict[str, str]:
 
 
 def _base_uid(study: StudyRuns) -> str | None:
+    if not study.plan.base:
+        return None
     try:
-        return config_uid(parse(ExperimentConfig, study.plan["base"]))
+        return config_uid(parse(ExperimentConfig, study.plan.base))
     except (KeyError, ConfigError):
         return None
 
@@ -64,9 +67,8 @@ def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method
     """``address``: the MLflow UI the HTML page links to (default: the tracking server's, or
     ``mlflow ui``'s)."""
     out.mkdir(parents=True, exist_ok=True)
-    auto = adaptive_of(study.plan)
-    seeds = auto.max_seeds if auto else int(study.plan.get("seeds", 1))
-    method = "sequential" if auto else method  # the test its seeds were added by
+    seeds = study.plan.max_seeds
+    method = "sequential" if study.plan.auto_seeds else method  # the test its seeds were added by
     results = build_results(study, method)
     meta = study_meta(study)
     texts = [text_table(t, seeds, caption(meta, seeds, t.source, method, t.published)) for t in results]
@@ -85,7 +87,7 @@ def build_report(study: StudyRuns, out: Path, formats: list[str], method: Method
         written.append(path)
     if "html" in formats:
         path = out / "ablation_report.html"
-        header = [("Suite / preset", f"{study.plan.get('suite', '?')} / {study.plan.get('preset', '?')}"),
+        header = [("Suite / preset", f"{study.plan.suite} / {study.plan.preset}"),
                   ("Ours", f"{meta['dataset']}, {meta['backbone']}, {count(meta['epochs'], 'epoch')}, torch {meta['torch']} "
                            f"on {meta['devices']}"),
                   ("Seeds", _seeds_line(study.plan, results)),
@@ -105,10 +107,10 @@ def _row_runs(study: StudyRuns) -> dict[str, list[str]]:
     return {uid: list(group.run_id) for uid, group in latest.groupby("config_uid", sort=False)}
 
 
-def _seeds_line(plan: dict, results) -> str:
-    auto = adaptive_of(plan)
+def _seeds_line(plan: LoggedPlan, results) -> str:
+    auto = plan.auto_seeds
     if auto is None:
-        return str(plan.get("seeds", "?"))
+        return str(plan.seeds)
     states = [r.state for t in results for r in t.rows if r.state]
     by_state = ", ".join(f"{states.count(s)} {s}" for s in ("resolved", "futile", "open", "failed") if states.count(s))
     return (f"auto, {auto.min_seeds} to {auto.max_seeds} per configuration, more only for configurations an undecided "
@@ -116,7 +118,7 @@ def _seeds_line(plan: dict, results) -> str:
 
 
 def _seed_planning(study: StudyRuns, results) -> Section:
-    seeds = int(study.plan.get("seeds", 1))
+    seeds = study.plan.seeds
     if seeds < 2:
         return Section("Seed planning", [one_seed_message(study.study)])
     parts: list = [intro(DEFAULT_POWER)]
@@ -142,8 +144,8 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path, trac
     finished = runs[runs.status == "FINISHED"][["config_uid", "seed"]].drop_duplicates()
     planned = sum(len(t.rows) for t in results)
     configs = len({r.config_uid for t in results for r in t.rows})
-    auto = adaptive_of(study.plan)
-    n_runs = configs * (auto.max_seeds if auto else int(study.plan.get("seeds", 1)))
+    auto = study.plan.auto_seeds
+    n_runs = configs * study.plan.max_seeds
     # Runs that failed and were not finished by a later attempt (a KILLED attempt was
     # interrupted and queued again: the run is missing, not failed).
     failed = runs[runs.status == "FAILED"][["config_uid", "seed"]].drop_duplicates()
@@ -154,7 +156,7 @@ def _pdf(study: StudyRuns, results, texts, meta: dict[str, str], out: Path, trac
     tags = study.parent["tags"]
     title = [
         ("Study", study.study),
-        ("Suite / preset", f"{study.plan.get('suite', '?')} / {study.plan.get('preset', '?')}"),
+        ("Suite / preset", f"{study.plan.suite} / {study.plan.preset}"),
         ("Dataset", meta["dataset"]),
         ("Backbone", meta["backbone"]),
         ("Epochs", meta["epochs"]),

@@ -10,7 +10,7 @@ import pandas as pd
 from ablations.experiment.auto_seeds import AutoSeeds, decide, holm, table_rows
 from ablations.experiment.comparison import Comparison
 from ablations.experiment.paper import PaperRow, published
-from ablations.experiment.plan import table_tag
+from ablations.experiment.plan import LoggedTable, table_tag
 from ablations.experiment.sweepfile import TableId, declared_tables, load_yaml, packaged_sweeps
 from ablations.tracking.reader import StudyRuns
 from ablations.wording import count
@@ -76,13 +76,13 @@ class TableResult:
         return any(r.paper is not None for r in self.rows)
 
 
-def _declared(t: dict) -> dict:
+def _declared(t: LoggedTable) -> dict:
     """A logged plan's table with its references, dataset and source; plans logged before
     tables carried them get those the project's sweeps.yaml declares for the same table."""
-    if any("reference" in r for r in t["rows"]):
-        return {"references": {r["row"]: r["reference"] for r in t["rows"] if r.get("reference")},
-                "dataset": t.get("dataset"), "source": t.get("source")}
-    return declared_tables(load_yaml(packaged_sweeps())).get(t["number"], {"references": {}})
+    if t.references_logged:
+        return {"references": {r.row: r.reference for r in t.rows if r.reference},
+                "dataset": t.dataset, "source": t.source}
+    return declared_tables(load_yaml(packaged_sweeps())).get(t.number, {"references": {}})
 
 
 def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
@@ -90,27 +90,21 @@ def _finished_by_key(runs: pd.DataFrame) -> dict[tuple[str, int], pd.Series]:
     return {(r.config_uid, r.seed): r for r in ok.itertuples()}
 
 
-def adaptive_of(plan: dict) -> AutoSeeds | None:
-    """A ``--seeds auto`` study's bounds; None for a study of fixed seeds."""
-    return AutoSeeds.from_json(plan["adaptive"]) if plan.get("adaptive") else None
-
-
 def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResult]:
     """Every planned row, in plan order; failed and missing rows stay in as such. Each row
     is compared with its reference row by ``method`` and the table's p-values Holm-adjusted;
     in a ``--seeds auto`` study by the anytime-valid test its seeds were added by."""
     runs = study.runs
-    auto = adaptive_of(study.plan)
-    seeds = auto.max_seeds if auto else int(study.plan.get("seeds", 1))
+    auto, seeds = study.plan.auto_seeds, study.plan.max_seeds
     finished = _finished_by_key(runs)
     out = []
-    for t in study.plan.get("tables", []):
+    for t in study.plan.tables:
         declared = _declared(t)
         references = declared["references"]
         values: dict[str, tuple] = {}
         rows = []
-        for r in t["rows"]:
-            uid = r["config_uid"]
+        for r in t.rows:
+            uid = r.config_uid
             done = [finished[(uid, s)] for s in range(seeds) if (uid, s) in finished]
             mine = runs[runs.config_uid == uid]
             failures = tuple(sorted({f for f in mine[mine.status != "FINISHED"].failure if f}))
@@ -125,18 +119,18 @@ def build_results(study: StudyRuns, method: Method = "welch") -> list[TableResul
             done = [d for d in done if d.top1_err is not None]
             top1 = tuple(float(d.top1_err) for d in done)
             top5 = tuple(float(d.top5_err) for d in done if d.top5_err is not None)
-            values[r["row"]] = {int(d.seed): float(d.top1_err) for d in done}
+            values[r.row] = {int(d.seed): float(d.top1_err) for d in done}
             rows.append(dict(
-                table=t["number"], row=r["row"], config_uid=uid, status=status, top1=top1, top5=top5,
+                table=t.number, row=r.row, config_uid=uid, status=status, top1=top1, top5=top5,
                 seeds=tuple(int(d.seed) for d in done),
                 params_m=float(done[0].params_m) if done else None,
                 gflops=float(done[0].gflops) if done else None,
-                paper=published(t["number"], r["row"]),
-                reference=references.get(r["row"]),
+                paper=published(t.number, r.row),
+                reference=references.get(r.row),
                 failures=failures,
             ))
         results = _sequential(rows, values, auto) if auto else _fixed(rows, values, method)
-        out.append(TableResult(t["number"], t.get("title", f"Table {t['number']}"), tuple(results),
+        out.append(TableResult(t.number, t.title, tuple(results),
                                declared.get("dataset"), declared.get("source")))
     return out
 

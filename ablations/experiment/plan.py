@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .auto_seeds import AutoSeeds, Row, table_rows
 from .config import ExperimentConfig, config_uid
@@ -120,6 +120,53 @@ class Plan:
             "rows": [{"table": c.table, "row": c.row, "config_uid": c.config_uid} for c in self.cells],
             "runs": [{"config_uid": r.config_uid, "seed": r.seed} for r in self.runs],
         }
+
+
+@dataclass(frozen=True)
+class LoggedRow:
+    row: str
+    config_uid: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class LoggedTable:
+    number: TableId
+    title: str
+    rows: tuple[LoggedRow, ...]
+    dataset: str | None = None
+    source: str | None = None
+    references_logged: bool = True  # False in plans logged before tables carried their references
+
+
+@dataclass(frozen=True)
+class LoggedPlan:
+    """A study's plan as its parent run keeps it (:meth:`Plan.to_report_json`), read back
+    once: what the report and other readers of a finished study go by. ``seeds``: the fixed
+    seed count, or ``--seeds auto``'s first seeds; ``base``: the base config as logged."""
+
+    suite: str = "?"
+    preset: str = "?"
+    seeds: int = 1
+    auto_seeds: AutoSeeds | None = None
+    tables: tuple[LoggedTable, ...] = ()
+    base: dict = field(default_factory=dict)
+
+    @property
+    def max_seeds(self) -> int:
+        """The most seeds any configuration may get."""
+        return self.auto_seeds.max_seeds if self.auto_seeds else self.seeds
+
+    @classmethod
+    def from_json(cls, data: dict) -> LoggedPlan:
+        tables = tuple(
+            LoggedTable(t["number"], t.get("title", f"Table {t['number']}"),
+                        tuple(LoggedRow(r["row"], r["config_uid"], r.get("reference")) for r in t["rows"]),
+                        t.get("dataset"), t.get("source"), any("reference" in r for r in t["rows"]))
+            for t in data.get("tables", []))
+        auto = AutoSeeds.from_json(data["adaptive"]) if data.get("adaptive") else None
+        return cls(data.get("suite", "?"), data.get("preset", "?"), int(data.get("seeds", 1)), auto, tables,
+                   data.get("base", {}))
 
 
 def make_plan(sweep: Sweep, auto_seeds: AutoSeeds | None = None) -> Plan:

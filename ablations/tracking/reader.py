@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from ..errors import ConfigError
+from ..experiment.plan import LoggedPlan
 from ..runtime.urls import redact, require_existing
 from .names import PLAN_ARTIFACT, ROLE
 
@@ -22,7 +23,7 @@ class StudyRuns:
 
     study: str
     parent: dict[str, Any]
-    plan: dict[str, Any]
+    plan: LoggedPlan
     runs: pd.DataFrame
     curves: pd.DataFrame
     client: MlflowClient
@@ -89,7 +90,7 @@ def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", 
     runs = pd.DataFrame(rows, columns=["run_id", "run_name", "status", "config_uid", "seed", "rows", "failure",
                                        "device", "torch", "top1_err", "top5_err", "params_m", "gflops", "start_time", "params"])
     curves_df = pd.DataFrame(curve_rows, columns=["run_id", "config_uid", "seed", "metric", "epoch", "value"])
-    plan = _artifact_json(client, parent.info.run_id, PLAN_ARTIFACT) or {}
+    plan = LoggedPlan.from_json(_artifact_json(client, parent.info.run_id, PLAN_ARTIFACT) or {})
     parent_info = {"run_id": parent.info.run_id, "tags": dict(parent.data.tags), "start_time": parent.info.start_time}
     return StudyRuns(study, parent_info, plan, runs, curves_df, client, exp.experiment_id)
 

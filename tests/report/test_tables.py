@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -112,7 +114,7 @@ def test_tables_from_known_metrics(store):
 def test_partial_seeds_show_n(store, tmp_path):
     uri, _ = store
     study = read_study(uri, "known")
-    study.plan["seeds"] = 4  # as if a fourth seed were planned and not yet run
+    study = dataclasses.replace(study, plan=dataclasses.replace(study.plan, seeds=4))  # a fourth seed planned, not run
     build_report(study, tmp_path, ["md"])
     assert "31.00 ± 1.00 (n=3)" in (tmp_path / "tables.md").read_text()
 
@@ -169,8 +171,7 @@ def test_report_seeds_with_one_seed_says_what_to_do(store, capsys, monkeypatch):
 
     def one_seed(u, s):
         study = real(u, s)
-        study.plan["seeds"] = 1
-        return study
+        return dataclasses.replace(study, plan=dataclasses.replace(study.plan, seeds=1))
 
     monkeypatch.setattr(seeds, "read_study", one_seed)
     assert main(["seeds", "--study", "known", "--tracking-uri", uri]) == 0
