@@ -8,24 +8,16 @@ import argparse
 import json
 import shlex
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import optuna
-from optuna.storages import RDBStorage
-
-from senet_core import Structure
 
 from .. import engine
 from ..errors import ConfigError
 from ..experiment.auto_seeds import AutoSeeds
 from ..experiment.plan import Plan, make_plan
 from ..experiment.sweepfile import default_sweeps, load_yaml, parse_set, resolve
-from ..launchers import slurm
-from ..launchers.local import run_workers
-from ..runtime.flags import settings_from_args, worker_argv
+from ..launchers import Launched, Launcher, Queued, WorkerEntry, choose
+from ..runtime.flags import settings_from_args
 from ..runtime.outage import storage_patience, tracking_patience
 from ..runtime.provenance import short, source_commit
 from ..runtime.settings import Settings, make_settings
@@ -45,17 +37,7 @@ from . import worker
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-
-@dataclass(frozen=True)
-class Queued:
-    """A launch's study once its runs are queued, and the study's parent run in MLflow."""
-
-    storage: RDBStorage
-    study: optuna.Study
-    finished_before: int
-    tracker: Tracker
-    parent_id: str
-    parent_tags: dict[str, str]
+WORKER = WorkerEntry(worker.COMMAND, worker.main)  # what a launcher starts its workers with
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,39 +67,27 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
 
 
 def launch(args: argparse.Namespace, plan: Plan, settings: Settings) -> int:
-    """Queue the plan's runs in the study and train them: in this process (``--workers 1``),
-    in local worker processes, or as a SLURM job array; or only queue them (``--workers 0``)."""
-    if args.workers < 0:
-        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
-    cluster = slurm_options(args, settings) if args.launcher == "slurm" else None
+    """Plan, check, queue, run the launcher, say what happened: the runs train in this
+    process (``--workers 1``), in local worker processes, or as a SLURM job array, or are only
+    queued (``--workers 0``)."""
+    launcher = choose(args, settings, WORKER)
     # Every configuration is built and counted before anything is queued: a network that
     # cannot be would otherwise fail every one of its runs, on a cluster after the queue wait.
     structures = check_builds(plan)
     if args.dry_run:
-        return dry_run(args, plan, settings, cluster, structures)
+        if args.format == "json":
+            print(json.dumps(plan.to_json(), indent=1))
+        else:
+            print(describe_plan(plan, device=resolve_device(settings.device), structures=structures))
+            print(f"\n{launcher.describe()}")
+        return 0
     check_inputs(plan, settings)
-    # Refuses a GPU-less 'auto' where GPUs were handed out (not here for SLURM: the nodes have them).
-    device = resolve_device("cpu" if cluster else settings.device)
+    # Refuses a GPU-less 'auto' where GPUs were handed out.
+    device = resolve_device(launcher.device)
     queued = queue(plan, settings, args.config)
-    if args.workers and (warning := cpu_compile_warning(plan, device.type)):
+    if launcher.trains and (warning := cpu_compile_warning(plan, device.type)):
         print(f"warning: {warning}", file=sys.stderr)
-    if cluster and args.workers:
-        return launch_slurm(args, settings, cluster, plan, queued)
-    return train_here(args, settings, plan, queued)
-
-
-def dry_run(args: argparse.Namespace, plan: Plan, settings: Settings, cluster: slurm.SlurmOptions | None,
-            structures: dict[str, Structure]) -> int:
-    """The plan (and, for SLURM, the sbatch script); nothing is written or submitted."""
-    if args.format == "json":
-        print(json.dumps(plan.to_json(), indent=1))
-    else:
-        print(describe_plan(plan, device=resolve_device(settings.device), structures=structures))
-    if cluster:
-        ex = slurm.executor(cluster, settings.run_dir.resolve() / "slurm", args.workers, settings.study)
-        print(f"\nsbatch script of the array ({count(args.workers, 'task')}; nothing submitted):\n")
-        print(slurm.sbatch_script(ex, args.workers))
-    return 0
+    return run_launcher(launcher, settings, plan, queued)
 
 
 def check_inputs(plan: Plan, settings: Settings) -> None:
@@ -168,82 +138,21 @@ def queue(plan: Plan, settings: Settings, config_file: Path | Traversable) -> Qu
     return Queued(storage, st, done, tracker, parent_id, parent_tags)
 
 
-def slurm_options(args: argparse.Namespace, settings: Settings) -> slurm.SlurmOptions:
-    extra = {}
-    for item in args.slurm_extra:
-        key, value = parse_set(item)
-        extra[key.replace("-", "_")] = str(value)
-    for flag, value in (("--slurm-time", args.slurm_time), ("--slurm-array-parallelism", args.slurm_array_parallelism),
-                        ("--slurm-cpus-per-task", args.slurm_cpus_per_task), ("--slurm-mem-gb", args.slurm_mem_gb)):
-        if value is not None and value <= 0:
-            raise ConfigError(f"{flag} must be positive, got {value}")
-    options = slurm.SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus_per_task,
-                                 args.slurm_cpus_per_task, args.slurm_mem_gb, args.slurm_array_parallelism,
-                                 tuple(args.slurm_setup), extra)
-    slurm.check(settings, options, args.checkpoint_dir is not None, args.data_root is not None)
-    return options
-
-
-def train_here(args: argparse.Namespace, settings: Settings, plan: Plan, q: Queued) -> int:
-    """Train the queued runs in this process or in local workers (none with ``--workers 0``),
-    then say what happened; the exit code says whether every run finished."""
-    # The sweep may end while the study's database is briefly away: its counts wait for it too.
-    patience = storage_patience(settings, lambda line: print(line, flush=True))
-
-    def counts_now() -> engine.Counts:
-        return patience(lambda: engine.study_counts(q.study, plan))
-
-    started = time.perf_counter()
-    worker_errors: list[str] = []
-    if args.workers:
+def run_launcher(launcher: Launcher, settings: Settings, plan: Plan, q: Queued) -> int:
+    """Run the launcher and say what happened; the exit code says whether every run finished."""
+    if launcher.trains:
         q.tracker.set_status(q.parent_id, "RUNNING")
     try:
-        if args.workers == 1:
-            _run_inline(settings, plan, q)
-        elif args.workers > 1:
-            worker_errors = run_workers(args.workers, settings, q.study, q.storage, worker.COMMAND)
+        done = launcher.run(q, plan)
     except Interrupted as err:
-        return _interrupted(err, counts_now(), q)
+        return _interrupted(err, launcher.counts(q, plan), q)
     except (DeviceLost, ServerLost) as err:
         print(f"error: {err}", file=sys.stderr)
         q.tracker.set_status(q.parent_id, "FAILED")
         return 1
-    counts = counts_now()
-    if args.workers:
-        q.tracker.set_status(q.parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
-    _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
-    if plan.auto_seeds and (auto := patience(lambda: engine.auto_seeds.snapshot(q.study))):
-        print(f"  {engine.auto_seeds.summary(auto)}")
-    for line in worker_errors:
-        print(f"warning: {line}", file=sys.stderr)
-    # A dead worker's run is retried by the others while they still have work; one left
-    # queued or held when no worker is left is finished by a rerun.
-    if args.workers and counts.unfinished:
-        print(f"error: {count(counts.unfinished, 'run')} left unfinished by a worker that stopped "
-              "early; run the same command again to finish them", file=sys.stderr)
-    return 1 if counts.failed or (args.workers and counts.unfinished) else 0
-
-
-def launch_slurm(args: argparse.Namespace, settings: Settings, options: slurm.SlurmOptions, plan: Plan,
-                 q: Queued) -> int:
-    """Submit the array; with --wait, follow it to the end like a local launch."""
-    folder = settings.run_dir.resolve() / "slurm"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ex = slurm.executor(options, folder, args.workers, settings.study)
-    jobs = slurm.submit(ex, worker.main, worker_argv(settings), args.workers, settings)
-    job_id = jobs[0].job_id.split("_")[0]
-    q.study.set_user_attr("slurm_jobs", [*q.study.user_attrs.get("slurm_jobs", []), job_id])
-    print(slurm.announce(job_id, folder, settings, args.workers), flush=True)
-    if not args.wait:
+    if done.counts is None:  # submitted; the workers go on, and end the parent run themselves
         return 0
-    started = time.perf_counter()
-    slurm.follow(lambda: engine.study_counts(q.study, plan), job_id)
-    counts = engine.study_counts(q.study, plan)
-    _summary(settings, counts, time.perf_counter() - started, args.workers, q.tracker.experiment_id)
-    if counts.unfinished:
-        print(f"error: {count(counts.unfinished, 'run')} left unfinished and no task of job {job_id} is left; "
-              "run the same command again to finish them", file=sys.stderr)
-    return 1 if counts.failed or counts.unfinished else 0
+    return _summary(launcher, settings, plan, q, done)
 
 
 def _interrupted(err: Interrupted, counts: engine.Counts, q: Queued) -> int:
@@ -255,39 +164,28 @@ def _interrupted(err: Interrupted, counts: engine.Counts, q: Queued) -> int:
     return err.exit_code
 
 
-def _run_inline(settings: Settings, plan: Plan, q: Queued) -> None:
-    total = len(plan.runs)
-    bar = None
-    if settings.progress and sys.stderr.isatty():
-        from tqdm import tqdm  # only on a terminal
-
-        bar = tqdm(total=total, initial=q.finished_before, desc="sweep", unit="run", dynamic_ncols=True)
-    finished = [q.finished_before]
-
-    def on_done(run, result: str, seconds: float) -> None:
-        finished[0] += 1
-        if bar:
-            bar.update(1)
-            bar.set_postfix_str(f"{run.name}: {result}")
-        else:
-            print(f"[{finished[0]}/{total}] {run.name}: {result} ({seconds:.1f} s)", flush=True)
-
-    say = bar.write if bar else (lambda line: print(line, flush=True))
-    runner = engine.Worker(settings, q.parent_tags, on_done, q.storage, q.tracker, say=say)
-    try:
-        runner.run_forever()
-    finally:
-        if bar:
-            bar.close()
-
-
-def _summary(settings: Settings, counts: engine.Counts, seconds: float, workers: int, experiment_id: str) -> None:
+def _summary(launcher: Launcher, settings: Settings, plan: Plan, q: Queued, done: Launched) -> int:
+    counts = done.counts
+    if launcher.trains:
+        q.tracker.set_status(q.parent_id, "FAILED" if counts.failed or counts.unfinished else "FINISHED")
     default_tracking = make_settings(settings.study).tracking_uri  # what ``python -m report`` uses when given none
     print(
         f"\n{counts.finished}/{counts.planned} runs finished, {counts.failed} failed "
-        f"({seconds:.0f} s with {count(workers, 'worker')}).\n"
-        f"  MLflow:  {ui_hint(settings.tracking_uri, experiment_id)}\n"
+        f"({done.seconds:.0f} s with {count(launcher.workers, 'worker')}).\n"
+        f"  MLflow:  {ui_hint(settings.tracking_uri, q.tracker.experiment_id)}\n"
         f"  Optuna:  {redact(settings.storage)} (study {settings.study!r})\n"
         f"  Report:  python -m report --study {shlex.quote(settings.study)}"
         + (f" --tracking-uri {shlex.quote(redact(settings.tracking_uri))}" if settings.tracking_uri != default_tracking else "")
     )
+    patience = storage_patience(settings, lambda line: print(line, flush=True))
+    if plan.auto_seeds and (auto := patience(lambda: engine.auto_seeds.snapshot(q.study))):
+        print(f"  {engine.auto_seeds.summary(auto)}")
+    for line in done.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    # A dead worker's run is retried by the others while they still have work; one left
+    # queued or held when no worker is left is finished by a rerun.
+    unfinished = bool(done.unfinished and counts.unfinished)
+    if unfinished:
+        print(f"error: {count(counts.unfinished, 'run')} {done.unfinished}; run the same command again to finish "
+              "them", file=sys.stderr)
+    return 1 if counts.failed or unfinished else 0

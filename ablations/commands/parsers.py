@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..launchers import LAUNCHERS
 from ..runtime.flags import STATUS_FLAGS, add_flags
 
-LAUNCHERS = ("local", "slurm")
 VARY = ("all", "init", "order", "augment")
 
 
@@ -41,7 +41,7 @@ def launch_parser() -> argparse.ArgumentParser:
                    help="override a config key, e.g. model.se.reduction=8 (repeatable)")
     p.add_argument("--workers", type=int, default=1,
                    help="local worker processes, or SLURM array tasks (0: only create and queue the study)")
-    p.add_argument("--launcher", choices=LAUNCHERS, default="local",
+    p.add_argument("--launcher", choices=tuple(LAUNCHERS), default="local",
                    help="where the workers run: local processes, or one SLURM job array (submitit)")
     p.add_argument("--wait", action="store_true", help="--launcher slurm: follow the study until it is done")
     g = p.add_argument_group("SLURM (--launcher slurm)")

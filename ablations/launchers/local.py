@@ -1,4 +1,5 @@
-"""``--workers N``: local worker processes, watched until they finish, stopped on a signal.
+"""``--workers N``: local worker processes, watched until they finish, stopped on a signal
+(``--workers 0``: none; the study is only queued, for workers started elsewhere).
 
 Each worker holds a lifeline to the launcher (:mod:`ablations.runtime.lifeline`), so it stops (checkpoint,
 run queued again) when the launcher dies, SIGKILL included. With a SQLite tracking store the
@@ -20,14 +21,36 @@ import torch
 from optuna.storages import RDBStorage
 
 from ..engine import WaitReporter
+from ..experiment.plan import Plan
 from ..runtime import lifeline
 from ..runtime.flags import worker_argv, worker_env
 from ..runtime.outage import storage_patience
 from ..runtime.settings import Settings
 from ..tracking.server import MlflowServer, ServerLost
 from ..training.device import EXIT_DEVICE_LOST
+from ..wording import count
+from .base import Launched, Launcher, Queued
 
 REPORT_EVERY_S = 5.0  # how often the launcher looks at the study while its workers train
+
+
+class LocalProcesses(Launcher):
+    def describe(self) -> str:
+        if not self.workers:
+            return "launcher: none; the runs are queued for workers started elsewhere (run_sweep.py worker)"
+        threads = self.settings.threads or max(1, (os.cpu_count() or 1) // self.workers)
+        server = (", logging through an mlflow server on 127.0.0.1 in front of the SQLite tracking store"
+                  if self.settings.tracking_uri.startswith("sqlite") else "")
+        return f"launcher: {count(self.workers, 'local worker process', 'local worker processes')}, " \
+               f"{count(threads, 'torch thread')} each{server}"
+
+    def run(self, queued: Queued, plan: Plan) -> Launched:
+        if not self.workers:
+            return Launched(self.counts(queued, plan))
+        started = time.perf_counter()
+        errors = run_workers(self.workers, self.settings, queued.study, queued.storage, self.entry.command)
+        return Launched(self.counts(queued, plan), time.perf_counter() - started, tuple(errors),
+                        "left unfinished by a worker that stopped early")
 
 
 def run_workers(n: int, settings: Settings, study: optuna.Study, storage: RDBStorage,

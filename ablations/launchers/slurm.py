@@ -12,22 +12,29 @@ run back to the queue with its checkpoint, as a local worker does.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import functools
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..runtime.flags import worker_env
+from ..experiment.plan import Plan
+from ..experiment.sweepfile import parse_set
+from ..runtime.flags import worker_argv, worker_env
 from ..runtime.settings import Settings
 from ..runtime.urls import redact
+from ..wording import count
+from .base import Launched, Launcher, Queued, WorkerEntry
 
 if TYPE_CHECKING:
     import submitit
@@ -82,6 +89,60 @@ def _partitions() -> list[str]:
     return sorted(set(out.stdout.split()))
 
 
+class Slurm(Launcher):
+    """``--launcher slurm``: one job array of ``workers`` tasks (none with ``--workers 0``)."""
+
+    def __init__(self, settings: Settings, workers: int, entry: WorkerEntry, options: SlurmOptions,
+                 wait: bool = False) -> None:
+        super().__init__(settings, workers, entry)
+        self.options, self.wait = options, wait
+        self.folder = settings.run_dir.resolve() / "slurm"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, settings: Settings, entry: WorkerEntry) -> Slurm:
+        extra = {}
+        for item in args.slurm_extra:
+            key, value = parse_set(item)
+            extra[key.replace("-", "_")] = str(value)
+        for flag, value in (("--slurm-time", args.slurm_time), ("--slurm-array-parallelism", args.slurm_array_parallelism),
+                            ("--slurm-cpus-per-task", args.slurm_cpus_per_task), ("--slurm-mem-gb", args.slurm_mem_gb)):
+            if value is not None and value <= 0:
+                raise ConfigError(f"{flag} must be positive, got {value}")
+        options = SlurmOptions(args.slurm_partition, args.slurm_time, args.slurm_gpus_per_task,
+                               args.slurm_cpus_per_task, args.slurm_mem_gb, args.slurm_array_parallelism,
+                               tuple(args.slurm_setup), extra)
+        check(settings, options, args.checkpoint_dir is not None, args.data_root is not None)
+        return cls(settings, args.workers, entry, options, args.wait)
+
+    @property
+    def device(self) -> str:
+        return "cpu"  # the nodes have the GPUs, not the login node
+
+    def describe(self) -> str:
+        return (f"sbatch script of the array ({count(self.workers, 'task')}; nothing submitted):\n\n"
+                + sbatch_script(self.options, self.folder, self.workers, self.settings.study))
+
+    def run(self, queued: Queued, plan: Plan) -> Launched:
+        if not self.workers:
+            return Launched(self.counts(queued, plan))
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ex = executor(self.options, self.folder, self.workers, self.settings.study)
+        jobs = submit(ex, self.entry.main, worker_argv(self.settings), self.workers, self.settings)
+        job_id = jobs[0].job_id.split("_")[0]
+        queued.study.set_user_attr("slurm_jobs", [*queued.study.user_attrs.get("slurm_jobs", []), job_id])
+        print(announce(job_id, self.folder, self.settings, self.workers), flush=True)
+        if not self.wait:
+            return Launched(None)
+        started = time.perf_counter()
+        try:
+            follow(lambda: self.counts(queued, plan), job_id)
+        except KeyboardInterrupt:  # the tasks go on without a follower
+            print(f"\nstopped following job {job_id}; its tasks go on (scancel {job_id} stops them)", file=sys.stderr)
+            return Launched(None)
+        return Launched(self.counts(queued, plan), time.perf_counter() - started,
+                        unfinished=f"left unfinished and no task of job {job_id} is left")
+
+
 def executor(options: SlurmOptions, folder: Path, workers: int, name: str) -> submitit.SlurmExecutor:
     import submitit  # only a SLURM launch needs it (the GPU check's machine has none)
 
@@ -104,30 +165,47 @@ def executor(options: SlurmOptions, folder: Path, workers: int, name: str) -> su
     return ex
 
 
-def sbatch_script(ex, workers: int) -> str:
-    """The script the array would be submitted with. (submitit has no public call for the text;
-    this is the one its submission writes, with the array size filled in.)"""
-    ex.parameters["map_count"] = workers
+@contextlib.contextmanager
+def _environment(changes: dict[str, str]) -> Iterator[None]:
+    """``changes`` in this process's environment for one submission (sbatch inherits it, and
+    submitit has no other way to hand it one), as it was again afterwards."""
+    before = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
     try:
-        return ex._make_submission_file_text(ex._submitit_command_str, "dry-run")
+        yield
     finally:
-        del ex.parameters["map_count"]
-
-
-def submit(ex: submitit.SlurmExecutor, entry: Entry, argv: list[str], workers: int, settings: Settings) -> list:
-    """Submit ``workers`` tasks, each ``entry(argv)``; the secrets travel in the environment
-    the tasks inherit."""
-    secrets = worker_env(settings)
-    env_before = {k: os.environ.get(k) for k in secrets}
-    os.environ.update(secrets)
-    try:
-        return ex.map_array(functools.partial(task, entry), [list(argv) for _ in range(workers)])
-    finally:
-        for key, value in env_before.items():
+        for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _nothing(_argv: list[str]) -> int:
+    return 0
+
+
+def sbatch_script(options: SlurmOptions, folder: Path, workers: int, name: str) -> str:
+    """The script the array would be submitted with, as submitit writes it: a submission
+    through submitit's public ``map_array`` into a scratch folder, to an ``sbatch`` there that
+    keeps the script and submits nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch, kept = Path(tmp) / "jobs", Path(tmp) / "script.sh"
+        fake = Path(tmp) / "bin" / "sbatch"
+        fake.parent.mkdir()
+        fake.write_text(f'#!/bin/sh\ncp "$1" {shlex.quote(str(kept))}\necho "Submitted batch job 1"\n')
+        fake.chmod(0o755)
+        ex = executor(options, scratch, workers, name)
+        with _environment({"PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}"}):
+            ex.map_array(functools.partial(task, _nothing), [[] for _ in range(workers)])
+        return kept.read_text().replace(str(scratch), str(folder))
+
+
+def submit(ex: submitit.SlurmExecutor, entry: Entry, argv: list[str], workers: int, settings: Settings) -> list:
+    """Submit ``workers`` tasks, each ``entry(argv)``; the secrets travel in the environment
+    the tasks inherit, set for the submission alone."""
+    with _environment(worker_env(settings)):
+        return ex.map_array(functools.partial(task, entry), [list(argv) for _ in range(workers)])
 
 
 def alive_tasks(job_id: str) -> int:
