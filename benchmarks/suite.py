@@ -88,6 +88,8 @@ def _cfg(b: Budget, dataset: str, device: torch.device) -> ExperimentConfig:
 def trainer_vs_bare(b: Budget, device: torch.device, split: TensorSplit, dataset: str) -> dict:
     """Our trainer's training images/s (tensor pipeline, augmentation, optimizer, metrics,
     MLflow logging of the epoch) over a bare loop on pre-made tensors, same model and batch."""
+    from ablations.experiment.config import config_uid
+    from ablations.experiment.plan import Run
     from ablations.tracking.writer import Tracker
 
     cfg = _cfg(b, dataset, device)
@@ -96,7 +98,7 @@ def trainer_vs_bare(b: Budget, device: torch.device, split: TensorSplit, dataset
                        b.batch, device, False)
     tmp = Path(tempfile.mkdtemp())
     tracker = Tracker(f"sqlite:///{tmp / 'mlflow.db'}", "bench", tmp / "artifacts")
-    child = tracker.start_child(tracker.parent_run({}), cfg, "bench", {}, 0)
+    child = tracker.start_child(tracker.parent_run({}), Run(config_uid(cfg), 0, cfg, (("bench", "bench"),)), {})
 
     def ours() -> float:
         t_log = []

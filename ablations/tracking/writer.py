@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from ..runtime.urls import redact
 from .names import PER_EPOCH, PLAN_ARTIFACT, ROLE
 from .notes import CONFIG_TAG, NOTE, run_note
 
+DATASET_ATTEMPTS = 3
 OFF = "off"  # what every SE factor of a run without SE reads (model.se: null)
 
 
@@ -164,9 +166,21 @@ class ChildRun:
         self.run_id = run_id
 
     def log_datasets(self, datasets: Iterable[DatasetLike]) -> None:
-        """The data the run trains and is evaluated on (the UI's Dataset column and filter)."""
-        if inputs := [_dataset_input(d) for d in datasets]:
-            self.client.log_inputs(self.run_id, datasets=inputs)
+        """The data the run trains and is evaluated on (the UI's Dataset column and filter).
+        Workers that log the same dataset at once race to create MLflow's one record of it
+        (a unique-constraint error for the loser), so a failure is tried again; the run's
+        training never depends on it."""
+        inputs = [_dataset_input(d) for d in datasets]
+        for attempt in range(DATASET_ATTEMPTS):
+            try:
+                if inputs:
+                    self.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except Exception as err:
+                if attempt == DATASET_ATTEMPTS - 1:
+                    print(f"warning: the run's dataset inputs were not logged: {redact(str(err))[:200]}",
+                          file=sys.stderr, flush=True)
+                time.sleep(0.2 * (attempt + 1))
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         ts = _now_ms()
