@@ -16,13 +16,10 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
-from pathlib import Path
 
 import optuna
 import pytest
@@ -30,47 +27,13 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from tests.conftest import ROOT
+from tests.mlflow_server import LocalMlflowServer
 from tests.procs import descendants, wait_gone
 
 pytestmark = pytest.mark.postgres
 
 KINDS = ("kill9_worker", "sigterm_worker", "kill9_server", "pg_crash", "pg_fast")
 STUDY = "chaos"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``mlflow server`` on a fixed port in front of the PostgreSQL store; killed with -9 as
-    a whole (its own session) and started again on the same port."""
-
-    def __init__(self, backend: str, artifacts: Path, log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--default-artifact-root",
-                    artifacts.as_uri(), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        self.log, self.proc = log, None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
-                    return
-            except OSError:
-                assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()[-2000:]
-                time.sleep(0.3)
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
 
 
 def _schedule(rng: random.Random) -> list[str]:
@@ -106,7 +69,7 @@ def _chaos(tmp_path, data_root, cache_dir, seed: int) -> None:
     rng = random.Random(seed)
     before = descendants(os.getpid())
     pg = LocalPostgres().start()
-    server = Server(pg.create_db("mlflow"), tmp_path / "artifacts", tmp_path / "mlflow-server.log")
+    server = LocalMlflowServer(pg.create_db("mlflow"), tmp_path / "artifacts", tmp_path / "mlflow-server.log")
     storage = pg.create_db("optuna")
     env = {**os.environ, "SENET_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1", "SENET_STORAGE": storage,
            "MLFLOW_TRACKING_URI": server.url}
@@ -174,8 +137,7 @@ def _chaos(tmp_path, data_root, cache_dir, seed: int) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if server.proc is not None and server.proc.poll() is None:
-            server.kill()
+        server.stop()
         pg.stop()
     left = wait_gone(descendants(os.getpid()) - before, 20)
     assert not left, f"processes left: {left}"

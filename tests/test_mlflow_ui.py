@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT, paper_tables
+from tests.mlflow_server import LocalMlflowServer
 
 CHROMIUM = "/usr/bin/chromium"
 STUDY = "ui"
@@ -47,12 +44,6 @@ def browser():
         b.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, data_root, cache_dir):
     """The study, its report and an ``mlflow ui`` on it: (the address the launcher printed,
@@ -65,33 +56,17 @@ def study(tmp_path_factory, data_root, cache_dir):
                             str(data_root), "--no-progress"], cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
     printed = re.search(r"then open (\S+)", sweep.stdout).group(1)
-    port = _free_port()
-    address = f"http://127.0.0.1:{port}"
+    server = LocalMlflowServer(tracking, tmp / "artifacts", tmp / "mlflow-server.log")
+    address = server.url
     report = subprocess.run([sys.executable, "-m", "report", "--study", STUDY, "--tracking-uri", tracking,
                              "--format", "html,md", "--out", str(tmp / "report"), "--ui-address", address],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr[-2000:]
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking,
-                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                              env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, cwd=tmp,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{address}/health", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
+        server.start()
         yield printed.replace("http://127.0.0.1:5000", address), address, tmp / "report", tracking
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        server.stop()
 
 
 def _page(browser):
