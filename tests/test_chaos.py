@@ -99,11 +99,11 @@ def _chaos(tmp_path, data_root, cache_dir, seed: int) -> None:
         assert queue.returncode == 0, queue.stdout[-2000:] + queue.stderr[-2000:]
         for _ in range(3):
             start_worker()
-        time.sleep(8)  # the workers are training
+        time.sleep(4)  # the workers are training
         faults = _schedule(rng)
         done, started_while_down = [], 0
         for kind in faults:
-            time.sleep(rng.uniform(2, 5))
+            time.sleep(rng.uniform(1.5, 3.5))
             if not any(w[0].poll() is None for w in workers):
                 break  # finished before the schedule ended (checked below)
             if kind in ("kill9_worker", "sigterm_worker"):
@@ -111,14 +111,14 @@ def _chaos(tmp_path, data_root, cache_dir, seed: int) -> None:
                 start_worker()  # its replacement (during the next fault when that one is the database's)
             elif kind == "kill9_server":
                 server.kill()
-                time.sleep(rng.uniform(1, 3))
+                time.sleep(rng.uniform(0.5, 1.5))
                 server.start()
             else:
                 pg.shut_down("crash" if kind == "pg_crash" else "fast")
                 if done and done[-1] in ("kill9_worker", "sigterm_worker"):
                     start_worker()  # an operator's replacement, started before the database is back
                     started_while_down += 1
-                time.sleep(rng.uniform(3, 6))
+                time.sleep(rng.uniform(2, 4))
                 pg.serve()
             done.append(kind)
         assert Counter(done) == Counter({k: 2 for k in KINDS}), f"the study ended after only {done}"

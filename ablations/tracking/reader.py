@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..experiment.plan import LoggedPlan
 from ..runtime.urls import redact, require_existing
 from .names import PLAN_ARTIFACT, ROLE
+from .server import check_answers
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def _artifact_json(client: MlflowClient, run_id: str, name: str) -> Any | None:
 def read_study(uri: str, study: str, curves: tuple[str, ...] = ("val_top1_err", "train_loss")) -> StudyRuns:
     """All runs of ``study`` as DataFrames; raises ConfigError if there is no such study."""
     require_existing(uri, "--tracking-uri", "run the sweep first, or give the study's --tracking-uri")
+    check_answers(uri)
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(study)
     if exp is None:

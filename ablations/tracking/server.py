@@ -15,6 +15,17 @@ from ..runtime.lifeline import guard_command, spawn
 from ..runtime.urls import redact
 
 
+def check_answers(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Raise at once when ``tracking_uri`` is a tracking server that does not answer (the
+    error an outage's patience waits on), rather than after the minutes MLflow's client spends
+    retrying its first request in silence."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    import requests  # MLflow's own HTTP client, only for a server
+
+    requests.get(f"{tracking_uri.rstrip('/')}/health", timeout=timeout)
+
+
 class ServerLost(Exception):
     """The launcher's MLflow server died and could not be kept running."""
 

@@ -28,6 +28,7 @@ from ..runtime.provenance import source_tags
 from ..runtime.urls import redact
 from .names import PER_EPOCH, PLAN_ARTIFACT, ROLE
 from .notes import CONFIG_TAG, NOTE, run_note
+from .server import check_answers
 
 DATASET_ATTEMPTS = 3
 OFF = "off"  # what every SE factor of a run without SE reads (model.se: null)
@@ -53,6 +54,7 @@ class Tracker:
 
     def __init__(self, uri: str, study: str, artifact_root: Path | None = None) -> None:
         self.uri = uri
+        check_answers(uri)
         self.client = retry_first_use(lambda: MlflowClient(tracking_uri=uri))
         exp = self.client.get_experiment_by_name(study)
         if exp is None:
