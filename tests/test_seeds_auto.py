@@ -132,3 +132,13 @@ def test_auto_seeds_on_postgres_survive_a_kill_9_and_a_rerun(tmp_path, data_root
     assert set(complete.values()) == {1}  # every run trained once, the killed one included
     assert all(2 <= n <= 3 for n in Counter(uid for uid, _ in complete).values())
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def test_an_auto_study_recorded_by_the_previous_version_is_read(tmp_path):
+    """The study attribute an auto study was recorded under before the auto_seeds rename
+    ('adaptive') is what a relaunch and its workers read: its decisions and next seeds."""
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="old")
+    study.set_user_attr("adaptive", {"min_seeds": 3, "max_seeds": 8, "alpha": 0.05,
+                                     "rows": [[10, "8", "a", "b"], [10, "16", "b", None]], "runs": {}})
+    record = auto_seeds.recorded(study)
+    assert record is not None and record.auto.max_seeds == 8 and len(record.rows) == 2

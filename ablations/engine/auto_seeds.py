@@ -19,7 +19,7 @@ from ..experiment.schema import parse, to_dict
 from ..wording import count
 from .store import run_attrs, run_key, run_states
 
-ATTR = "auto"
+ATTR = "adaptive"  # the study attribute stores were written with: kept, so their auto studies go on
 
 
 @dataclass(frozen=True)
