@@ -14,7 +14,7 @@ import html
 from collections.abc import Mapping, Sequence
 
 from ablations.experiment.plan import table_key
-from ablations.tracking.links import compare_url, runs_view_url
+from ablations.tracking.links import compare_url, row_filter, runs_view_url, table_filter
 
 from .render import TextTable
 from .tables import TableResult
@@ -30,15 +30,6 @@ td.filter code { user-select: all; background: #f6f8fa; padding: 0 0.3em; }
 .caption { font-size: 0.85em; color: #59636e; max-width: 70em; }
 .paper { color: #59636e; } b { font-weight: 650; }
 """
-
-
-def row_filter(table, row: str) -> str:
-    """The runs-table search that selects one row's runs (``tags.t10 = '8'``)."""
-    return f"tags.{table_key(table)} = '{row}'"
-
-
-def table_filter(table) -> str:
-    return f"tags.{table_key(table)} != ''"
 
 
 def _link(text: str, url: str | None) -> str:

@@ -43,6 +43,19 @@ _SPEED_ONLY = {"uid": False}
 
 
 @dataclass(frozen=True)
+class DatasetIdentity:
+    """What a run trained or was evaluated on, for the tracker's dataset inputs: ``name``
+    (``cifar10/train[1500]``), a ``digest`` of its images and labels, the ``source`` folder,
+    its ``size`` in images and its ``context`` (``training`` or ``evaluation``)."""
+
+    name: str
+    digest: str
+    source: str
+    size: int
+    context: str
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """A dataset under the data root and how it is fed.
 

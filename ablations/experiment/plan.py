@@ -72,7 +72,7 @@ class Run:
         return f"{self.label} s{self.seed}"
 
     @property
-    def table_rows(self) -> dict[str, str]:
+    def table_tags(self) -> dict[str, str]:
         """The per-table tags (:func:`table_key`) and the row(s) this run serves in each."""
         out: dict[str, list[str]] = {}
         for t, r in self.cells:

@@ -38,7 +38,7 @@ class LocalProcesses(Launcher):
     def describe(self) -> str:
         if not self.workers:
             return "launcher: none; the runs are queued for workers started elsewhere (run_sweep.py worker)"
-        threads = self.settings.threads or max(1, (os.cpu_count() or 1) // self.workers)
+        threads = worker_threads(self.settings, self.workers)
         server = (", logging through an mlflow server on 127.0.0.1 in front of the SQLite tracking store"
                   if self.settings.tracking_uri.startswith("sqlite") else "")
         return f"launcher: {count(self.workers, 'local worker process', 'local worker processes')}, " \
@@ -64,7 +64,7 @@ def run_workers(n: int, settings: Settings, study: optuna.Study, storage: RDBSto
         server = MlflowServer(tracking, settings.artifact_root, settings.run_dir / "mlflow-server.log").start()
         tracking = server.url
     gpus = gpu_slots(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()) if settings.device != "cpu" else []
-    threads = settings.threads or max(1, (os.cpu_count() or 1) // n)
+    threads = worker_threads(settings, n)
     cmd = [*entry, *worker_argv(settings, threads), "--no-wait-report"]
     procs: list[subprocess.Popen] = []
     waits = WaitReporter(study, storage, settings.grace_period, settings.heartbeat_interval)
@@ -95,6 +95,11 @@ def run_workers(n: int, settings: Settings, study: optuna.Study, storage: RDBSto
             server.stop()
     return [f"worker {i + 1} of {len(procs)} (pid {p.pid}) {exit_reason(p.returncode)}"
             for i, p in enumerate(procs) if p.returncode]
+
+
+def worker_threads(settings: Settings, n: int) -> int:
+    """Torch threads per worker: ``--threads``, else the cores shared among the ``n`` workers."""
+    return settings.threads or max(1, (os.cpu_count() or 1) // n)
 
 
 def gpu_slots(visible: str | None, count: int) -> list[str]:

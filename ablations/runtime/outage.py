@@ -44,9 +44,13 @@ def _chain(err: BaseException):
         seen = seen.__cause__ or seen.__context__
 
 
+def _http_unanswered(e: BaseException) -> bool:
+    """requests' connection errors (MLflow's HTTP client), without importing requests."""
+    return type(e).__name__ in ("ConnectionError", "ConnectTimeout") and type(e).__module__.startswith("requests")
+
+
 def _connection_error(err: BaseException) -> bool:
-    return any(isinstance(e, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
-               or (type(e).__name__ == "ConnectionError" and type(e).__module__.startswith("requests"))
+    return any(isinstance(e, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) or _http_unanswered(e)
                for e in _chain(err))
 
 
@@ -68,7 +72,7 @@ def unreachable(err: BaseException) -> bool:
             return True
         if isinstance(seen, sqlalchemy.exc.DisconnectionError):
             return True
-        if type(seen).__name__ in ("ConnectionError", "ConnectTimeout") and type(seen).__module__.startswith("requests"):
+        if _http_unanswered(seen):
             return True  # an MLflow tracking server that does not answer
     return False
 
@@ -123,8 +127,6 @@ def _span(seconds: float) -> str:
 
 
 def _reason(err: BaseException) -> str:
-    root = err
-    while (root.__cause__ or root.__context__) is not None:
-        root = root.__cause__ or root.__context__
+    *_, root = _chain(err)
     first = str(root).strip().splitlines()[0] if str(root).strip() else ""
     return redact(f"{type(root).__name__}: {first}"[:200])

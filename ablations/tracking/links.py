@@ -11,6 +11,8 @@ import json
 import shlex
 from urllib.parse import quote
 
+from ..experiment.plan import table_key
+from ..experiment.sweepfile import TableId
 from ..runtime.urls import redact
 from .names import ROLE
 
@@ -20,6 +22,16 @@ TRAINING_RUNS = f"tags.`{ROLE}` = 'run'"  # a study's training runs, without its
 # Sorted by name, the seeds of a configuration sit together, and the UI lists the runs flat
 # (sorted by date, it folds them under their parent run).
 BY_NAME = "orderByKey=" + quote("tags.`mlflow.runName`", safe="") + "&orderByAsc=true"
+
+
+def row_filter(table: TableId, row: str) -> str:
+    """The runs-table search that selects one row's runs (``tags.t10 = '8'``)."""
+    return f"tags.{table_key(table)} = '{row}'"
+
+
+def table_filter(table: TableId) -> str:
+    """The runs-table search that selects one table's runs (``tags.t10 != ''``)."""
+    return f"tags.{table_key(table)} != ''"
 
 
 def _q(text: str) -> str:

@@ -5,7 +5,8 @@ paper's numbers for them."""
 from __future__ import annotations
 
 from ..experiment.paper import published
-from ..experiment.plan import Plan, Run, table_key, table_tag
+from ..experiment.plan import Plan, Run, table_tag
+from .links import row_filter, table_filter
 
 NOTE = "mlflow.note.content"
 CONFIG_TAG = "config"  # a configuration's short label: the group of its seeds
@@ -20,13 +21,13 @@ def experiment_note(plan: Plan, study: str) -> str:
     sweep = plan.sweep
     seeds = f"{plan.auto_seeds.min_seeds} to {plan.auto_seeds.max_seeds} (auto)" if plan.auto_seeds else str(sweep.seeds)
     first = sweep.tables[0]
-    key, row = table_key(first.number), first.rows[0].label
+    row = first.rows[0].label
     lines = [
         f"**Study `{study}`**: suite `{sweep.suite}`, preset `{sweep.preset}`, seeds {seeds}; "
         f"{len(plan.configs)} configurations, one run per configuration and seed under the parent run `{study}`.",
         "",
-        f"- **One table**: search `tags.{key} != ''` (Table {first.number}'s runs); **one row**: "
-        f"`tags.{key} = '{row}'`.",
+        f"- **One table**: search `{table_filter(first.number)}` (Table {first.number}'s runs); **one row**: "
+        f"`{row_filter(first.number, row)}`.",
         f"- **Seeds together**: *Group by* the tag `{CONFIG_TAG}` (one group per configuration, "
         "with its mean and min-max over seeds in the charts).",
         "- **Every training run, flat**: search ``tags.`senet.role` = 'run'``; the parent run "
@@ -35,7 +36,7 @@ def experiment_note(plan: Plan, study: str) -> str:
         "",
         "| table | title | filter |",
         "| --- | --- | --- |",
-        *(f"| {table_tag(t.number)} | {t.title} | `tags.{table_key(t.number)} != ''` |" for t in sweep.tables),
+        *(f"| {table_tag(t.number)} | {t.title} | `{table_filter(t.number)}` |" for t in sweep.tables),
     ]
     return "\n".join(lines)
 
@@ -46,6 +47,6 @@ def run_note(run: Run) -> str:
              "| table | row | filter | paper top-1 | paper top-5 |", "| --- | --- | --- | ---: | ---: |"]
     for t, r in run.cells:
         p = published(t, r)
-        lines.append(f"| {table_tag(t)} | {r} | `tags.{table_key(t)} = '{r}'` | "
+        lines.append(f"| {table_tag(t)} | {r} | `{row_filter(t, r)}` | "
                      f"{_num(p.top1_err if p else None)} | {_num(p.top5_err if p else None)} |")
     return "\n".join(lines)

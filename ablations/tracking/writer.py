@@ -14,13 +14,13 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
-from ..experiment.config import ExperimentConfig, SEConfig, params
+from ..experiment.config import DatasetIdentity, ExperimentConfig, SEConfig, params
 from ..experiment.plan import Run
 from ..experiment.schema import to_dict
 from ..runtime.first_use import retry_first_use
@@ -32,16 +32,6 @@ from .server import check_answers
 
 DATASET_ATTEMPTS = 3
 OFF = "off"  # what every SE factor of a run without SE reads (model.se: null)
-
-
-class DatasetLike(Protocol):
-    """What a dataset input records (``ablations.training.data.DatasetIdentity``)."""
-
-    name: str
-    digest: str
-    source: str
-    size: int
-    context: str
 
 
 def _now_ms() -> int:
@@ -110,7 +100,7 @@ class Tracker:
             self.experiment_id,
             run_name=run.run_name,
             tags={ROLE: "run", "mlflow.parentRunId": parent_id, "study": self.study, **tags,
-                  CONFIG_TAG: run.label, **run.table_rows, NOTE: run_note(run), **source_tags()},
+                  CONFIG_TAG: run.label, **run.table_tags, NOTE: run_note(run), **source_tags()},
         )
         child = ChildRun(self.client, created.info.run_id)
         child.client.log_batch(child.run_id, params=[Param(k, redact(v)) for k, v in run_params(run.config, run.seed).items()])
@@ -155,7 +145,7 @@ def run_params(cfg: ExperimentConfig, seed: int) -> dict[str, str]:
     return flat
 
 
-def _dataset_input(d: DatasetLike) -> DatasetInput:
+def _dataset_input(d: DatasetIdentity) -> DatasetInput:
     profile = json.dumps({"num_rows": d.size})
     dataset = Dataset(name=d.name, digest=d.digest, source_type="local", source=json.dumps({"uri": d.source}),
                       profile=profile)
@@ -167,7 +157,7 @@ class ChildRun:
         self.client = client
         self.run_id = run_id
 
-    def log_datasets(self, datasets: Iterable[DatasetLike]) -> None:
+    def log_datasets(self, datasets: Iterable[DatasetIdentity]) -> None:
         """The data the run trains and is evaluated on (the UI's Dataset column and filter).
         Workers that log the same dataset at once race to create MLflow's one record of it
         (a unique-constraint error for the loser), so a failure is tried again; the run's

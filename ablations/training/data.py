@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from ..errors import ConfigError
-from ..experiment.config import NUM_CLASSES, DataConfig
+from ..experiment.config import NUM_CLASSES, DataConfig, DatasetIdentity
 from ..runtime.settings import default_cache_dir
 from .augment import Normalize, random_crop, random_flip
 
@@ -43,19 +43,6 @@ class TensorSplit:
     images: torch.Tensor
     labels: torch.Tensor
     classes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DatasetIdentity:
-    """What a run trained or was evaluated on, for the tracker's dataset inputs: ``name``
-    (``cifar10/train[1500]``), a ``digest`` of its images and labels, the ``source`` folder,
-    its ``size`` in images and its ``context`` (``training`` or ``evaluation``)."""
-
-    name: str
-    digest: str
-    source: str
-    size: int
-    context: str
 
 
 def _identity(cfg: DataConfig, root: Path, train: bool, size: int, digest: str) -> DatasetIdentity:
@@ -238,6 +225,7 @@ class TensorBatches(Batches):
         batch_size: int,
         device: torch.device,
         train: bool,
+        identity: DatasetIdentity | None = None,
     ) -> None:
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
@@ -248,7 +236,7 @@ class TensorBatches(Batches):
         self.augment = train and cfg.augment
         self.padding = cfg.padding
         self.normalize = Normalize(*MEAN_STD[cfg.name], device=device)
-        self.identity = None  # set by DataCache, which knows the split's source
+        self.identity = identity  # DataCache's, which knows the split's source
 
     def epoch(self, order_seed: int, epoch: int, skip: int = 0,
               augment_seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -334,10 +322,8 @@ class DataCache:
         if key not in self._splits:
             self._splits = {key: tuple(self._load(d, t) for t in (True, False))}
         (tr, tr_id), (te, te_id) = self._splits[key]
-        train_b = TensorBatches(tr, d, d.batch_size, self.device, True)
-        test_b = TensorBatches(te, d, d.eval_batch_size, self.device, False)
-        train_b.identity, test_b.identity = tr_id, te_id
-        return train_b, test_b
+        return (TensorBatches(tr, d, d.batch_size, self.device, True, tr_id),
+                TensorBatches(te, d, d.eval_batch_size, self.device, False, te_id))
 
     def _load(self, d: DataConfig, train: bool) -> tuple[TensorSplit, DatasetIdentity]:
         split = load_split(d, self.data_root, train, self.cache_dir)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import threading
 
-from ablations.experiment.config import ExperimentConfig, ModelConfig, config_uid
+from ablations.experiment.config import DatasetIdentity, ExperimentConfig, ModelConfig, config_uid
 from ablations.experiment.plan import Run
 from ablations.tracking.writer import ChildRun, Tracker
-from ablations.training.data import DatasetIdentity
 
 
 def _identity(i: int) -> DatasetIdentity:
