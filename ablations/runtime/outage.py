@@ -127,6 +127,10 @@ def _span(seconds: float) -> str:
 
 
 def _reason(err: BaseException) -> str:
-    *_, root = _chain(err)
+    # The explicit causes only (Optuna's error -> SQLAlchemy's OperationalError): deeper, the
+    # driver's own errors name the path to the loss (AdminShutdown, InvalidatePoolError), not it.
+    root = err
+    while root.__cause__ is not None:
+        root = root.__cause__
     first = str(root).strip().splitlines()[0] if str(root).strip() else ""
     return redact(f"{type(root).__name__}: {first}"[:200])
